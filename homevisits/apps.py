@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HomevisitsConfig(AppConfig):
+    name = "homevisits"
+    verbose_name = "Organisation"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RiskassessConfig(AppConfig):
+    name = "riskassess"
+    verbose_name = "Risk assessments"
