@@ -1,0 +1,66 @@
+from django.contrib import admin
+
+from .models import Membership, OfficeHours, StaffProfile, Team, TeamPolicy
+
+
+class TeamPolicyInline(admin.StackedInline):
+    model = TeamPolicy
+    can_delete = False
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "member_count", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["name"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [TeamPolicyInline, MembershipInline]
+
+    @admin.display(description="members")
+    def member_count(self, team):
+        return team.memberships.count()
+
+
+class OfficeHoursInline(admin.TabularInline):
+    model = OfficeHours
+    extra = 0
+
+
+@admin.register(TeamPolicy)
+class TeamPolicyAdmin(admin.ModelAdmin):
+    list_display = [
+        "team",
+        "attempt_interval",
+        "manager_escalation_delay",
+        "backup_escalation_delay",
+        "pairs_only",
+        "case_record_system",
+        "monitor_all_visits",
+    ]
+    list_filter = ["pairs_only", "case_record_system", "monitor_all_visits"]
+    inlines = [OfficeHoursInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "team", "role", "created_at"]
+    list_filter = ["team", "role"]
+    search_fields = ["user__username", "user__first_name", "user__last_name", "team__name"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "mobile", "vehicle_registration"]
+    search_fields = [
+        "user__username",
+        "user__first_name",
+        "user__last_name",
+        "vehicle_registration",
+    ]

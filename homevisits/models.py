@@ -1,0 +1,222 @@
+"""The organisation: teams, their policies, who belongs to them and in which role."""
+
+from datetime import time, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from .phone import UKPhoneNumberField, display_uk_phone
+
+
+class TeamKind(models.TextChoices):
+    CHILDRENS_SERVICES = "childrens_services", "Children's services"
+    SCHOOL_PARTNERSHIP = "school_partnership", "School partnership"
+    YOUTH_JUSTICE = "youth_justice", "Youth justice"
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+    kind = models.CharField(max_length=32, choices=TeamKind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class CaseRecordSystem(models.TextChoices):
+    MOSAIC = "mosaic", "Mosaic"
+    CAPITA = "capita", "CAPITA"
+    PAPER = "paper", "None (paper records)"
+
+
+CASE_REFERENCE_LABELS = {
+    CaseRecordSystem.MOSAIC: "Mosaic ID",
+    CaseRecordSystem.CAPITA: "CAPITA ref",
+    CaseRecordSystem.PAPER: "",
+}
+
+
+def _positive_duration(value):
+    if value <= timedelta(0):
+        raise ValidationError("Must be longer than zero.", code="not_positive")
+
+
+def _non_negative_duration(value):
+    if value < timedelta(0):
+        raise ValidationError("Cannot be negative.", code="negative")
+
+
+class TeamPolicy(models.Model):
+    """How a team works. Every ladder duration is a field so that a drill can run in seconds."""
+
+    team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="policy")
+
+    # The escalation ladder (see DESIGN.md). The first attempt falls at due_at + grace_period.
+    grace_period = models.DurationField(
+        default=timedelta(0),
+        validators=[_non_negative_duration],
+        help_text="Added to the expected finish time before the first contact attempt.",
+    )
+    attempt_interval = models.DurationField(
+        default=timedelta(minutes=5),
+        validators=[_positive_duration],
+        help_text="Time between contact attempts.",
+    )
+    manager_escalation_delay = models.DurationField(
+        default=timedelta(minutes=5),
+        validators=[_positive_duration],
+        help_text="Latest time after the third attempt before the designated manager is alerted.",
+    )
+    backup_escalation_delay = models.DurationField(
+        default=timedelta(minutes=10),
+        validators=[_positive_duration],
+        help_text="Time without acknowledgement before the backup manager is alerted.",
+    )
+
+    monitor_all_visits = models.BooleanField(
+        default=False, help_text="Watch every visit, not only high-risk ones."
+    )
+    pairs_only = models.BooleanField(default=False, help_text="Visits always need two staff.")
+    case_record_system = models.CharField(
+        max_length=16, choices=CaseRecordSystem.choices, default=CaseRecordSystem.MOSAIC
+    )
+    risk_info_stale_after_days = models.PositiveSmallIntegerField(
+        default=28,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="A household not seen for longer needs its risk information re-checked.",
+    )
+    risk_review_months = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(12)],
+        help_text="Default time until a risk assessment is due for review.",
+    )
+    emergency_phone = UKPhoneNumberField(
+        blank=True, help_text="The team's emergency line, for staff to keep on speed dial."
+    )
+
+    class Meta:
+        verbose_name_plural = "team policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(grace_period__gte=timedelta(0)), name="policy_grace_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(attempt_interval__gt=timedelta(0))
+                & Q(manager_escalation_delay__gt=timedelta(0))
+                & Q(backup_escalation_delay__gt=timedelta(0)),
+                name="policy_ladder_durations_positive",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Policy for {self.team}"
+
+    @property
+    def case_reference_label(self) -> str:
+        """ "Mosaic ID", "CAPITA ref", or "" when the team keeps paper records."""
+        return CASE_REFERENCE_LABELS[self.case_record_system]
+
+    @property
+    def emergency_phone_display(self) -> str:
+        return display_uk_phone(self.emergency_phone)
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+DEFAULT_OFFICE_OPENS = time(9, 0)
+DEFAULT_OFFICE_CLOSES = time(17, 0)
+
+
+class OfficeHours(models.Model):
+    """Office hours for one weekday, in Europe/London wall-clock time. No row: closed all day."""
+
+    policy = models.ForeignKey(TeamPolicy, on_delete=models.CASCADE, related_name="office_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens_at = models.TimeField(default=DEFAULT_OFFICE_OPENS)
+    closes_at = models.TimeField(default=DEFAULT_OFFICE_CLOSES)
+
+    class Meta:
+        ordering = ["weekday"]
+        verbose_name_plural = "office hours"
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "weekday"], name="one_office_hours_per_day"),
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=models.F("opens_at")), name="office_closes_after_opening"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_weekday_display()} {self.opens_at:%H:%M}–{self.closes_at:%H:%M}"
+
+    def clean(self):
+        if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
+            raise ValidationError({"closes_at": "The office must close after it opens."})
+
+
+class Role(models.TextChoices):
+    WORKER = "worker", "Worker"
+    VOLUNTEER = "volunteer", "Volunteer"
+    DESIGNATED_PERSON = "designated", "Designated person"
+    MANAGER = "manager", "Manager"
+    ADMIN = "admin", "Team admin"
+
+
+class Membership(models.Model):
+    """A person's role in one team. A person may belong to several teams."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team__name", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "team"], name="one_membership_per_team"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} – {self.get_role_display()} in {self.team}"
+
+
+class StaffProfile(models.Model):
+    """Contact and emergency details. Next of kin and vehicle are only for emergencies."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+    )
+    mobile = UKPhoneNumberField(blank=True)
+    next_of_kin_name = models.CharField(max_length=120, blank=True)
+    next_of_kin_phone = UKPhoneNumberField(blank=True)
+    vehicle_make = models.CharField(max_length=60, blank=True)
+    vehicle_colour = models.CharField(max_length=30, blank=True)
+    vehicle_registration = models.CharField(max_length=10, blank=True)
+
+    def __str__(self):
+        return f"Profile of {self.user}"
+
+    def clean(self):
+        self.vehicle_registration = " ".join(self.vehicle_registration.upper().split())
+        if self.next_of_kin_phone and not self.next_of_kin_name:
+            raise ValidationError({"next_of_kin_name": "Give the name of the next of kin."})
+
+    @property
+    def mobile_display(self) -> str:
+        return display_uk_phone(self.mobile)

@@ -1,0 +1,105 @@
+"""Reads about the organisation: memberships, roles, what a user may do, and system health."""
+
+from dataclasses import dataclass
+
+from django.db import connection
+
+from .models import Membership, Role, Team
+
+# What each role may do. A capability names a group of pages and actions, not a single view.
+CAPABILITIES_BY_ROLE = {
+    Role.WORKER: {"visit"},
+    Role.VOLUNTEER: {"visit"},
+    Role.DESIGNATED_PERSON: {"visit", "watch_board", "see_team_contacts"},
+    Role.MANAGER: {
+        "visit",
+        "watch_board",
+        "see_team_contacts",
+        "sign_off",
+        "handle_escalations",
+        "administer_team",
+    },
+    Role.ADMIN: {"see_team_contacts", "administer_team"},
+}
+
+
+def memberships_for(*, user) -> list[Membership]:
+    if not user.is_authenticated:
+        return []
+    return list(
+        Membership.objects.filter(user=user)
+        .select_related("team", "team__policy")
+        .order_by("team__name")
+    )
+
+
+def capabilities_for(*, memberships: list[Membership]) -> set[str]:
+    """Everything the user may do in at least one of their teams."""
+    capabilities = set()
+    for membership in memberships:
+        capabilities |= CAPABILITIES_BY_ROLE[membership.role]
+    return capabilities
+
+
+def teams_where(*, user, capability: str):
+    """The user's teams in which they hold a role granting `capability`, as a queryset."""
+    roles = [role for role, caps in CAPABILITIES_BY_ROLE.items() if capability in caps]
+    return Team.objects.filter(memberships__user=user, memberships__role__in=roles)
+
+
+def team_for_member(*, user, slug: str) -> Team | None:
+    """The team with this slug if the user belongs to it; None for anyone else's team."""
+    return (
+        Team.objects.filter(slug=slug, memberships__user=user)
+        .select_related("policy")
+        .prefetch_related("policy__office_hours")
+        .first()
+    )
+
+
+def team_members(*, team: Team) -> list[Membership]:
+    return list(
+        team.memberships.select_related("user", "user__staff_profile").order_by(
+            "role", "user__first_name", "user__last_name"
+        )
+    )
+
+
+def role_in(*, user, team: Team) -> str | None:
+    return Membership.objects.filter(user=user, team=team).values_list("role", flat=True).first()
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    ok: bool
+    detail: str
+
+
+def check_database() -> HealthCheck:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as error:  # any driver error means "down"; the detail says which
+        return HealthCheck(ok=False, detail=f"{type(error).__name__}: {error}".strip()[:200])
+    return HealthCheck(ok=True, detail=connection.vendor)
+
+
+def check_broker() -> HealthCheck:
+    from .celery import app as celery_app
+
+    try:
+        with celery_app.connection_for_write() as broker:
+            broker.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+            transport = broker.transport_cls
+    except Exception as error:  # kombu raises several kinds; all mean "unreachable"
+        return HealthCheck(ok=False, detail=f"{type(error).__name__}: {error}".strip()[:200])
+    return HealthCheck(ok=True, detail=str(transport))
+
+
+def health_report() -> dict:
+    checks = {"database": check_database(), "broker": check_broker()}
+    return {
+        "status": "ok" if all(check.ok for check in checks.values()) else "fail",
+        "checks": {name: {"ok": c.ok, "detail": c.detail} for name, c in checks.items()},
+    }
