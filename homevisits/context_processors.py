@@ -1,0 +1,33 @@
+from django.urls import reverse
+
+from . import selectors
+
+# (label, url name, capability needed or None for everyone). Later apps add their pages here.
+NAVIGATION = [
+    ("Home", "home", None),
+    ("Team settings", "team-settings", "administer_team"),
+    ("Administration", "admin:index", "site_staff"),
+]
+
+
+def request_memberships(request):
+    """The signed-in user's memberships, read once per request."""
+    if not hasattr(request, "_memberships"):
+        request._memberships = selectors.memberships_for(user=request.user)
+    return request._memberships
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    memberships = request_memberships(request)
+    capabilities = selectors.capabilities_for(memberships=memberships)
+    if user.is_staff:
+        capabilities.add("site_staff")
+    items = [
+        {"label": label, "url": reverse(url_name)}
+        for label, url_name, capability in NAVIGATION
+        if capability is None or capability in capabilities
+    ]
+    return {"nav_items": items, "nav_teams": [m.team for m in memberships]}

@@ -1,0 +1,83 @@
+from django import forms
+
+from .models import OfficeHours, TeamPolicy, Weekday
+
+DURATION_HELP = "Hours, minutes and seconds, for example 00:05:00 for five minutes."
+
+
+class TeamPolicyForm(forms.ModelForm):
+    class Meta:
+        model = TeamPolicy
+        fields = [
+            "grace_period",
+            "attempt_interval",
+            "manager_escalation_delay",
+            "backup_escalation_delay",
+            "monitor_all_visits",
+            "pairs_only",
+            "case_record_system",
+            "risk_info_stale_after_days",
+            "risk_review_months",
+            "emergency_phone",
+        ]
+        labels = {
+            "risk_info_stale_after_days": "Risk information goes stale after (days)",
+            "risk_review_months": "Default risk assessment review period (months)",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("grace_period", "attempt_interval", "manager_escalation_delay"):
+            self.fields[name].help_text += " " + DURATION_HELP
+        self.fields["backup_escalation_delay"].help_text += " " + DURATION_HELP
+
+
+TIME_INPUT = forms.TimeInput(attrs={"type": "time", "class": "form-control"}, format="%H:%M")
+
+
+class OfficeHoursForm(forms.Form):
+    """One weekday's office hours; an unticked day is closed."""
+
+    weekday = forms.TypedChoiceField(choices=Weekday.choices, coerce=int, widget=forms.HiddenInput)
+    is_open = forms.BooleanField(required=False, label="Open")
+    opens_at = forms.TimeField(required=False, label="Opens", widget=TIME_INPUT)
+    closes_at = forms.TimeField(required=False, label="Closes", widget=TIME_INPUT)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("is_open"):
+            opens, closes = data.get("opens_at"), data.get("closes_at")
+            if not opens or not closes:
+                raise forms.ValidationError("Give opening and closing times for an open day.")
+            if closes <= opens:
+                self.add_error("closes_at", "The office must close after it opens.")
+        return data
+
+    @property
+    def weekday_label(self):
+        return Weekday(int(self["weekday"].value())).label
+
+
+OfficeHoursFormSet = forms.formset_factory(
+    OfficeHoursForm, extra=0, min_num=7, max_num=7, validate_min=True, validate_max=True
+)
+
+
+def office_hours_initial(policy: TeamPolicy) -> list[dict]:
+    by_day = {hours.weekday: hours for hours in policy.office_hours.all()}
+    rows = []
+    for day in Weekday:
+        hours = by_day.get(day.value)
+        rows.append(
+            {
+                "weekday": day.value,
+                "is_open": hours is not None,
+                "opens_at": hours.opens_at
+                if hours
+                else OfficeHours._meta.get_field("opens_at").default,
+                "closes_at": hours.closes_at
+                if hours
+                else OfficeHours._meta.get_field("closes_at").default,
+            }
+        )
+    return rows

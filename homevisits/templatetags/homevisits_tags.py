@@ -1,0 +1,26 @@
+from datetime import timedelta
+
+from django import template
+from django.utils import timezone
+
+from homevisits.phone import display_uk_phone
+
+register = template.Library()
+
+
+@register.filter
+def uk_phone(e164: str) -> str:
+    """+447123456789 → 07123 456789."""
+    return display_uk_phone(e164)
+
+
+@register.filter
+def minutes(duration: timedelta) -> str:
+    total = int(duration.total_seconds() // 60)
+    return f"{total} minute{'s' if total != 1 else ''}"
+
+
+@register.simple_tag
+def time_after(duration: timedelta) -> str:
+    """The London wall-clock time `duration` from now, as HH:MM."""
+    return timezone.localtime(timezone.now() + duration).strftime("%H:%M")
