@@ -1,0 +1,53 @@
+import factory
+from django.contrib.auth import get_user_model
+
+from homevisits import services
+from homevisits.models import Membership, Role, StaffProfile, Team, TeamKind
+
+TEST_PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = factory.Faker("first_name", locale="en_GB")
+    last_name = factory.Faker("last_name", locale="en_GB")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.org")
+    password = factory.PostGenerationMethodCall("set_password", TEST_PASSWORD)
+
+    @factory.post_generation
+    def save_password(user, create, extracted, **kwargs):
+        if create:
+            user.save()
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    """A team made through the service, so that it always has its policy and office hours."""
+
+    class Meta:
+        model = Team
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+    kind = TeamKind.CHILDRENS_SERVICES
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return services.team_create(**kwargs)
+
+
+class StaffProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StaffProfile
+        django_get_or_create = ["user"]
+
+    user = factory.SubFactory(UserFactory)
+    mobile = factory.Sequence(lambda n: f"+44712345{n % 10000:04d}")
+
+
+def member(team: Team, role: Role = Role.WORKER, **user_fields) -> Membership:
+    """A new user with this role in the team."""
+    user = UserFactory(**user_fields)
+    return services.membership_set(user=user, team=team, role=role)

@@ -1,0 +1,61 @@
+"""/healthz reports the database and the broker, and answers 503 when either is down."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.urls import reverse
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+# Fetch /healthz in a fresh process whose settings point at a dead service.
+FETCH_HEALTHZ = """
+import django, json
+django.setup()
+from django.test import Client
+response = Client().get("/healthz", HTTP_HOST="localhost")
+print(json.dumps({"status_code": response.status_code, "body": response.json()}))
+"""
+
+NOTHING_LISTENS = "127.0.0.1:9"  # the discard port: nothing answers here
+
+
+def healthz_in_subprocess(**env_overrides):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "homevisits.settings", **env_overrides}
+    result = subprocess.run(
+        [sys.executable, "-c", FETCH_HEALTHZ],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_healthz_is_200_with_both_checks_ok_when_everything_is_up(client, db):
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["broker"]["ok"] is True
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_healthz_is_503_naming_the_database_when_it_is_down():
+    result = healthz_in_subprocess(DATABASE_URL=f"postgres://nobody@{NOTHING_LISTENS}/nothing")
+    assert result["status_code"] == 503
+    assert result["body"]["status"] == "fail"
+    assert result["body"]["checks"]["database"]["ok"] is False
+    assert "OperationalError" in result["body"]["checks"]["database"]["detail"]
+
+
+def test_healthz_is_503_naming_the_broker_when_it_is_down():
+    result = healthz_in_subprocess(CELERY_BROKER_URL=f"redis://{NOTHING_LISTENS}/0")
+    assert result["status_code"] == 503
+    assert result["body"]["checks"]["broker"]["ok"] is False
+    assert result["body"]["checks"]["database"]["ok"] is True

@@ -1,0 +1,62 @@
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from homevisits.demo import DEMO_PASSWORD
+from homevisits.models import Membership, OfficeHours, Role, StaffProfile, Team, TeamPolicy
+
+COUNTED = [get_user_model(), Team, TeamPolicy, OfficeHours, Membership, StaffProfile]
+
+
+def row_counts():
+    return {model.__name__: model.objects.count() for model in COUNTED}
+
+
+def test_seed_demo_is_idempotent(db, settings):
+    settings.DEBUG = True
+    call_command("seed_demo", verbosity=0)
+    first = row_counts()
+    call_command("seed_demo", verbosity=0)
+    assert row_counts() == first
+    assert first["Team"] == 3
+
+
+def test_seed_demo_creates_the_three_teams_with_their_policies(db, settings):
+    settings.DEBUG = True
+    call_command("seed_demo", verbosity=0)
+    school = Team.objects.get(kind="school_partnership")
+    assert school.policy.pairs_only is True
+    assert school.policy.case_reference_label == ""
+    assert Team.objects.filter(kind="childrens_services").exists()
+    assert Team.objects.filter(kind="youth_justice").exists()
+
+
+def test_every_role_has_a_demo_login_with_the_documented_password(client, db, settings):
+    settings.DEBUG = True
+    call_command("seed_demo", verbosity=0)
+    roles = set(Membership.objects.values_list("role", flat=True))
+    assert roles == set(Role.values)
+    for username in ["worker", "volunteer", "duty", "manager", "admin"]:
+        response = client.post(reverse("login"), {"username": username, "password": DEMO_PASSWORD})
+        assert response.status_code == 302, username
+        client.post(reverse("logout"))
+
+
+def test_seed_demo_refuses_when_debug_is_off(db, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="refuses to run when DEBUG is off"):
+        call_command("seed_demo", verbosity=0)
+    assert Team.objects.count() == 0
+    call_command("seed_demo", "--force", verbosity=0)
+    assert Team.objects.count() == 3
+
+
+def test_fast_ladder_shortens_the_demo_teams_timings_to_seconds(db, settings):
+    settings.DEBUG = True
+    call_command("seed_demo", "--fast-ladder", verbosity=0)
+    for policy in TeamPolicy.objects.all():
+        assert policy.attempt_interval <= timedelta(seconds=10)
+        assert policy.backup_escalation_delay <= timedelta(seconds=20)

@@ -1,0 +1,66 @@
+"""Production settings: `check --deploy` passes, and a bad environment fails loudly at start."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "kq8v3Zp0rN7sT2wX5yB9cE4fH6jL1mQ8uA3dG7kP0sV2xZ5bN9eR4tW6yC1hJ3mL",
+    "ALLOWED_HOSTS": "homevisits.example.org",
+    "SITE_URL": "https://homevisits.example.org",
+    "ENV_FILE": "/nonexistent/.env",
+}
+
+
+def manage(*args, env_overrides, drop=()):
+    env = {k: v for k, v in os.environ.items() if k not in drop and k not in PRODUCTION_ENV}
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_pass_check_deploy_at_warning_level():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env_overrides=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "ALLOWED_HOSTS", "SITE_URL"])
+def test_production_start_fails_naming_a_missing_required_variable(variable):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != variable}
+    result = manage("check", env_overrides=env, drop=[variable])
+    assert result.returncode != 0
+    assert f"{variable} must be set when DEBUG is off" in result.stderr
+
+
+def test_production_refuses_a_short_secret_key():
+    result = manage("check", env_overrides={**PRODUCTION_ENV, "SECRET_KEY": "too-short"})
+    assert result.returncode != 0
+    assert "SECRET_KEY must be a random value of at least 50 characters" in result.stderr
+
+
+def test_a_malformed_database_url_fails_naming_the_variable():
+    result = manage("check", env_overrides={**PRODUCTION_ENV, "DATABASE_URL": "nonsense"})
+    assert result.returncode != 0
+    assert "DATABASE_URL" in result.stderr
+
+
+def test_notify_backend_without_an_api_key_fails_naming_the_key():
+    result = manage(
+        "check",
+        env_overrides={**PRODUCTION_ENV, "NOTIFICATION_BACKEND": "notify"},
+        drop=["NOTIFY_API_KEY"],
+    )
+    assert result.returncode != 0
+    assert "NOTIFY_API_KEY must be set" in result.stderr
