@@ -1,0 +1,45 @@
+# Two commands for a fresh clone: `make run` (the demo) and `make test` (the suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+# The embedded default is a development setup: SQLite and a filesystem broker under var/.
+export DEBUG ?= true
+
+.PHONY: run test bench install lint format clean
+
+$(BIN)/activate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(BIN)/activate
+
+install: $(BIN)/activate
+
+run: install
+	mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo
+	@echo "homevisits is starting on http://127.0.0.1:$(PORT)/  (health: http://127.0.0.1:$(PORT)/healthz)"
+	@echo "Sign in with any login above. Stop with Ctrl-C."
+	@echo
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)
+
+test: install
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf var/celery-broker var/celerybeat-schedule* var/staticfiles

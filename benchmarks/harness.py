@@ -1,0 +1,54 @@
+"""Shared pieces for benchmarks: a throwaway test database, and timing statistics.
+
+Benchmarks print figures; they never pass or fail on time.
+"""
+
+import os
+import statistics
+import time
+from contextlib import contextmanager
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "homevisits.settings")
+os.environ.setdefault("DEBUG", "true")
+django.setup()
+
+from django.test.utils import (  # noqa: E402  (needs django.setup first)
+    setup_databases,
+    setup_test_environment,
+    teardown_databases,
+    teardown_test_environment,
+)
+
+
+@contextmanager
+def test_database():
+    """A fresh test database (test_<name> on PostgreSQL, in-memory on SQLite), removed after."""
+    setup_test_environment()
+    old_config = setup_databases(verbosity=0, interactive=False)
+    try:
+        yield
+    finally:
+        teardown_databases(old_config, verbosity=0)
+        teardown_test_environment()
+
+
+def timed_ms(action, *, repeat: int, warmup: int = 3) -> list[float]:
+    for _ in range(warmup):
+        action()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def summary(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
+    return (
+        f"n={len(ordered)} median={statistics.median(ordered):.2f} ms "
+        f"p95={p95:.2f} ms max={ordered[-1]:.2f} ms"
+    )
