@@ -8,11 +8,19 @@ from .models import Membership, Role, Team
 
 # What each role may do. A capability names a group of pages and actions, not a single view.
 CAPABILITIES_BY_ROLE = {
-    Role.WORKER: {"visit"},
-    Role.VOLUNTEER: {"visit"},
-    Role.DESIGNATED_PERSON: {"visit", "watch_board", "see_team_contacts"},
+    Role.WORKER: {"visit", "see_households", "assess"},
+    Role.VOLUNTEER: {"visit", "see_households"},
+    Role.DESIGNATED_PERSON: {
+        "visit",
+        "see_households",
+        "assess",
+        "watch_board",
+        "see_team_contacts",
+    },
     Role.MANAGER: {
         "visit",
+        "see_households",
+        "assess",
         "watch_board",
         "see_team_contacts",
         "sign_off",
@@ -63,6 +71,11 @@ def team_members(*, team: Team) -> list[Membership]:
             "role", "user__first_name", "user__last_name"
         )
     )
+
+
+def has_capability(*, user, team: Team, capability: str) -> bool:
+    role = role_in(user=user, team=team)
+    return role is not None and capability in CAPABILITIES_BY_ROLE[role]
 
 
 def role_in(*, user, team: Team) -> str | None:
