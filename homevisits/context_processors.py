@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.urls import reverse
+from django.utils.module_loading import import_string
 
 from . import selectors
 
@@ -30,4 +32,9 @@ def navigation(request):
         for label, url_name, capability in NAVIGATION
         if capability is None or capability in capabilities
     ]
+    # Higher apps add their own pages without this app importing them (see settings).
+    extension_items = []
+    for dotted_path in settings.NAVIGATION_EXTENSIONS:
+        extension_items += import_string(dotted_path)(request=request, capabilities=capabilities)
+    items[1:1] = extension_items
     return {"nav_items": items, "nav_teams": [m.team for m in memberships]}

@@ -86,6 +86,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "homevisits.urls"
+# Each app above homevisits lists its pages in the navigation through one of these callables.
+NAVIGATION_EXTENSIONS = ["riskassess.navigation.nav_items"]
 WSGI_APPLICATION = "homevisits.wsgi.application"
 
 TEMPLATES = [
