@@ -51,3 +51,33 @@ def member(team: Team, role: Role = Role.WORKER, **user_fields) -> Membership:
     """A new user with this role in the team."""
     user = UserFactory(**user_fields)
     return services.membership_set(user=user, team=team, role=role)
+
+
+class HouseholdFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "riskassess.Household"
+
+    team = factory.SubFactory(TeamFactory)
+    display_name = factory.Sequence(lambda n: f"Household {n}")
+    address = "1 Example Road\nDemo Town"
+    postcode = "DE4 3FW"
+    created_by = factory.SubFactory(UserFactory)
+
+
+def assessed_household(team, *, author, manager, significant_risk, now, **household_fields):
+    """A household with a signed-off assessment, made through the services like the app does."""
+    from riskassess import services
+    from riskassess.models import ControlMeasure
+
+    household = HouseholdFactory(team=team, **household_fields)
+    draft = services.risk_assessment_start(household=household, author=author, now=now)
+    services.risk_assessment_save_draft(
+        assessment=draft,
+        actor=author,
+        fields={"significant_risk": significant_risk, "review_by": draft.review_by},
+        control_measures=list(ControlMeasure.objects.all()[:1]) if significant_risk else [],
+        hazards=[],
+    )
+    services.risk_assessment_submit(assessment=draft, actor=author, now=now)
+    services.risk_assessment_sign_off(assessment=draft, manager=manager, now=now)
+    return household

@@ -13,7 +13,7 @@ def test_home_page_queries_do_not_grow_with_the_number_of_teams(
     for _ in range(30):
         services.membership_set(user=manager, team=TeamFactory(), role=Role.MANAGER)
     client.force_login(manager)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         response = client.get(reverse("home"))
     assert len(response.context["memberships"]) == 31
 
@@ -24,6 +24,6 @@ def test_team_page_queries_do_not_grow_with_the_number_of_members(
     for _ in range(60):
         member(team, Role.WORKER)
     client.force_login(manager)
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         response = client.get(reverse("team-detail", args=[team.slug]))
     assert len(response.context["members"]) == 61

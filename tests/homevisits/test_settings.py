@@ -17,8 +17,13 @@ PRODUCTION_ENV = {
 }
 
 
+# Test-only switches that a production environment never has.
+NEVER_IN_PRODUCTION = {"DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
 def manage(*args, env_overrides, drop=()):
-    env = {k: v for k, v in os.environ.items() if k not in drop and k not in PRODUCTION_ENV}
+    unwanted = {*drop, *PRODUCTION_ENV, *NEVER_IN_PRODUCTION}
+    env = {k: v for k, v in os.environ.items() if k not in unwanted}
     env.update(env_overrides)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
