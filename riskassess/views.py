@@ -10,7 +10,7 @@ from homevisits.selectors import has_capability, teams_where
 
 from . import selectors, services
 from .forms import DecisionForm, HazardFormSet, HouseholdForm, RiskAssessmentForm
-from .models import RiskAssessment
+from .models import HouseholdStatus, RiskAssessment
 from .selectors import HouseholdFilter
 
 PAGE_SIZE = 50
@@ -20,8 +20,13 @@ def household_list(request):
     today = timezone.localdate()
     search = request.GET.get("q", "")[:100]
     risk_filter = request.GET.get("risk", "")
+    include_closed = request.GET.get("closed") == "1"
     households = selectors.household_list(
-        user=request.user, today=today, search=search, risk_filter=risk_filter
+        user=request.user,
+        today=today,
+        search=search,
+        risk_filter=risk_filter,
+        include_closed=include_closed,
     )
     page = Paginator(households, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [(household, selectors.risk_state(household, today=today)) for household in page]
@@ -33,6 +38,7 @@ def household_list(request):
             "rows": rows,
             "search": search,
             "risk_filter": risk_filter,
+            "include_closed": include_closed,
             "filter_choices": HouseholdFilter.CHOICES,
             "can_add": teams_where(user=request.user, capability="assess").exists(),
         },
@@ -241,4 +247,25 @@ def sign_off_queue(request):
         request,
         "riskassess/sign_off_queue.html",
         {"assessments": selectors.sign_off_queue(user=request.user)},
+    )
+
+
+def household_set_status(request, pk):
+    """Close or reopen a household, after a confirmation page."""
+    household = _household_or_404(request, pk)
+    _require(request, household.team, "assess", "Your role does not allow changing households.")
+    closing = household.status == HouseholdStatus.ACTIVE
+    if request.method == "POST":
+        services.household_set_status(
+            household=household,
+            status=HouseholdStatus.CLOSED if closing else HouseholdStatus.ACTIVE,
+        )
+        messages.success(
+            request, f"{household.display_name} {'closed' if closing else 'reopened'}."
+        )
+        return redirect("household-detail", pk=household.pk)
+    return render(
+        request,
+        "riskassess/household_status_confirm.html",
+        {"household": household, "closing": closing},
     )

@@ -217,3 +217,26 @@ def test_sign_off_queue_runs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(10):
         response = client.get(reverse("sign-off-queue"))
     assert len(response.context["assessments"]) == waiting
+
+
+def test_closing_a_household_asks_first_then_hides_it_from_the_list(client, household, worker):
+    client.force_login(worker)
+    url = reverse("household-status", args=[household.pk])
+    assert "Close household" in client.get(url).content.decode()
+    household.refresh_from_db()
+    assert household.status == "active"  # the GET only asks
+    client.post(url)
+    household.refresh_from_db()
+    assert household.status == "closed"
+    assert list(client.get(reverse("household-list")).context["rows"]) == []
+    listed = client.get(reverse("household-list") + "?closed=1").context["rows"]
+    assert [row[0] for row in listed] == [household]
+
+
+def test_a_volunteer_sees_households_but_cannot_change_them(client, team, household):
+    volunteer = member(team, Role.VOLUNTEER).user
+    client.force_login(volunteer)
+    assert client.get(reverse("household-detail", args=[household.pk])).status_code == 200
+    assert client.get(reverse("household-edit", args=[household.pk])).status_code == 403
+    assert client.post(reverse("household-status", args=[household.pk])).status_code == 403
+    assert client.post(reverse("assessment-start", args=[household.pk])).status_code == 403
