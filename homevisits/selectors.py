@@ -49,10 +49,13 @@ def capabilities_for(*, memberships: list[Membership]) -> set[str]:
     return capabilities
 
 
+def roles_with(capability: str) -> list[str]:
+    return [role for role, caps in CAPABILITIES_BY_ROLE.items() if capability in caps]
+
+
 def teams_where(*, user, capability: str):
     """The user's teams in which they hold a role granting `capability`, as a queryset."""
-    roles = [role for role, caps in CAPABILITIES_BY_ROLE.items() if capability in caps]
-    return Team.objects.filter(memberships__user=user, memberships__role__in=roles)
+    return Team.objects.filter(memberships__user=user, memberships__role__in=roles_with(capability))
 
 
 def team_for_member(*, user, slug: str) -> Team | None:

@@ -187,10 +187,19 @@ def sign_off_queue_count(*, user) -> int:
 
 def is_flagged(*, household: Household) -> bool:
     """True while the household's current signed-off assessment records a significant risk."""
-    return household.assessments.filter(
-        status=AssessmentStatus.SIGNED_OFF, significant_risk=True
-    ).exists()
+    return Household.objects.filter(pk=household.pk).filter(flagged(OuterRef("pk"))).exists()
 
 
 def _events():
     return AssessmentEvent.objects.select_related("actor")
+
+
+def flagged(household_ref) -> Exists:
+    """An Exists expression: the household's current signed-off assessment is significant."""
+    return Exists(
+        RiskAssessment.objects.filter(
+            household=household_ref,
+            status=AssessmentStatus.SIGNED_OFF,
+            significant_risk=True,
+        )
+    )
