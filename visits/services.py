@@ -1,0 +1,480 @@
+"""Every write and rule for visits. Forms and the JSON API both call these, so rules live once.
+
+A booking check returns errors, which refuse the booking, and warnings, which the person booking
+should see but which do not stop it (the guidance asks for judgement there, not a block).
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from homevisits.models import Role, Team
+from homevisits.phone import normalise_uk_phone
+from homevisits.selectors import has_capability, role_in
+from riskassess.models import AssessmentStatus, Household, HouseholdStatus
+from riskassess.selectors import is_flagged
+
+from .models import (
+    FINISHED_STATUSES,
+    OPEN_STATUSES,
+    AfterVisitPlan,
+    ApiToken,
+    CalendarFeed,
+    Visit,
+    VisitChange,
+    VisitKind,
+    VisitStatus,
+)
+
+MAX_DURATION = timedelta(hours=12)
+PAST_START_ALLOWANCE = timedelta(minutes=15)
+CONTACT_STATUSES = (VisitStatus.COMPLETED, VisitStatus.TERMINATED)
+
+
+@dataclass
+class VisitDetails:
+    """What the person booking says about a visit."""
+
+    household: Household
+    lead_worker: object
+    purpose: str
+    starts_at: datetime
+    ends_at: datetime
+    kind: str = VisitKind.PLANNED
+    announced: bool = True
+    accompanying: list = field(default_factory=list)
+    after_plan: str = ""
+    return_by: datetime | None = None
+    contact_number: str = ""
+    venue: str = ""
+    concern_raised: bool = False
+    concern_reason: str = ""
+    risk_recheck_confirmed: bool = False
+    hazards_acknowledged: bool = False
+
+
+@dataclass
+class BookingCheck:
+    errors: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+    high_risk: bool = False
+
+    def refuse(self, field_name: str, message: str) -> None:
+        self.errors.setdefault(field_name, []).append(message)
+
+
+@dataclass(frozen=True)
+class BookingResult:
+    visit: Visit
+    warnings: list
+
+
+def can_book_for_others(*, user, team: Team) -> bool:
+    return role_in(user=user, team=team) in (Role.DESIGNATED_PERSON, Role.MANAGER)
+
+
+def may_change(*, user, visit: Visit) -> bool:
+    """Staff on the visit, and the team's designated persons and managers, may change it."""
+    going = user.pk == visit.lead_worker_id or visit.accompanying.filter(pk=user.pk).exists()
+    return going or has_capability(user=user, team=visit.team, capability="watch_board")
+
+
+def _require_may_change(actor, visit: Visit) -> None:
+    if not may_change(user=actor, visit=visit):
+        raise PermissionDenied(
+            "Only the staff on this visit, the designated person or a manager can change it."
+        )
+
+
+def last_contact_at(*, household: Household, before: datetime) -> datetime | None:
+    """When staff last actually saw the household (a completed or cut-short visit)."""
+    return (
+        Visit.objects.filter(household=household, status__in=CONTACT_STATUSES, starts_at__lt=before)
+        .order_by("-starts_at")
+        .values_list("starts_at", flat=True)
+        .first()
+    )
+
+
+def booking_check(*, details: VisitDetails, actor, now: datetime, visit: Visit | None = None):
+    """All of the guidance's booking rules, for a new visit or a change to `visit`."""
+    check = BookingCheck()
+    household = details.household
+    team = household.team
+    _check_people(check, details, team, actor)
+    _check_times(check, details, now, visit)
+    _check_household(check, household, details, now)
+    check.high_risk = details.concern_raised or is_flagged(household=household)
+    _check_high_risk(check, details, household)
+    if team.policy.pairs_only and len(_staff(details)) < 2:
+        check.refuse("accompanying", "This team visits in pairs: add a second member of staff.")
+    if details.contact_number:
+        try:
+            normalise_uk_phone(details.contact_number)
+        except ValidationError as error:
+            check.errors.setdefault("contact_number", []).extend(error.messages)
+    if details.concern_raised and not details.concern_reason.strip():
+        check.refuse("concern_reason", "Say briefly what the concern is.")
+    _warn_about_overlaps(check, details, visit)
+    return check
+
+
+def _staff(details: VisitDetails) -> set:
+    return {details.lead_worker.pk, *(person.pk for person in details.accompanying)}
+
+
+def _check_people(check, details, team, actor) -> None:
+    if not has_capability(user=actor, team=team, capability="visit"):
+        check.refuse("household", "Choose a household from one of your teams.")
+        return
+    lead = details.lead_worker
+    if not has_capability(user=lead, team=team, capability="visit"):
+        check.refuse("lead_worker", "The lead worker must be a member of the household's team.")
+    elif lead.pk != actor.pk and not can_book_for_others(user=actor, team=team):
+        check.refuse("lead_worker", "Only the designated person or a manager can book for others.")
+    for person in details.accompanying:
+        if role_in(user=person, team=team) is None:
+            check.refuse("accompanying", f"{person.get_full_name()} is not in this team.")
+
+
+def _check_times(check, details, now, visit) -> None:
+    starts_at, ends_at = details.starts_at, details.ends_at
+    if ends_at <= starts_at:
+        check.refuse("ends_at", "The visit must end after it starts.")
+    elif ends_at - starts_at > MAX_DURATION:
+        check.refuse("ends_at", "A visit can last at most 12 hours.")
+    start_changed = visit is None or visit.starts_at != starts_at
+    is_planned = details.kind != VisitKind.UNSCHEDULED
+    if is_planned and start_changed and starts_at < now - PAST_START_ALLOWANCE:
+        check.refuse(
+            "starts_at",
+            "A planned visit cannot start more than 15 minutes ago. Record an unscheduled "
+            "visit instead if you are already there.",
+        )
+    if details.after_plan == AfterVisitPlan.RETURN_TO_OFFICE:
+        if details.return_by is None:
+            check.refuse("return_by", "Give the time you expect to be back at the office.")
+        elif details.return_by < ends_at:
+            check.refuse("return_by", "The return time must be after the visit ends.")
+
+
+def _check_household(check, household, details, now) -> None:
+    if household.status != HouseholdStatus.ACTIVE:
+        check.refuse("household", "This household is closed. Reopen it before booking a visit.")
+        return
+    statuses = set(household.assessments.values_list("status", flat=True))
+    if not statuses & {AssessmentStatus.SIGNED_OFF, AssessmentStatus.SUBMITTED}:
+        check.refuse(
+            "household",
+            "This household has no recorded risk assessment. Record one (and submit it for "
+            "sign-off) before booking a visit.",
+        )
+        return
+    if AssessmentStatus.SIGNED_OFF not in statuses:
+        check.warnings.append(
+            "The risk assessment is still awaiting a manager's sign-off: follow it as written."
+        )
+    policy = household.team.policy
+    last_contact = last_contact_at(household=household, before=details.starts_at)
+    stale_after = timedelta(days=policy.risk_info_stale_after_days)
+    is_stale = last_contact is not None and details.starts_at - last_contact > stale_after
+    if details.kind == VisitKind.UNSCHEDULED:
+        if last_contact is None:
+            check.refuse(
+                "kind",
+                "Nobody has visited this household yet: a first visit cannot be unscheduled.",
+            )
+        elif is_stale and not details.risk_recheck_confirmed:
+            check.refuse(
+                "risk_recheck_confirmed",
+                f"Nobody has seen this household for over {policy.risk_info_stale_after_days} "
+                "days. Ask the office to re-check the risk information first, then confirm here.",
+            )
+    elif is_stale:
+        check.warnings.append(
+            f"Nobody has seen this household for over {policy.risk_info_stale_after_days} days: "
+            "check that the safety information is still current."
+        )
+    current = household.assessments.filter(status=AssessmentStatus.SIGNED_OFF).first()
+    if current and current.review_by and current.review_by < timezone.localdate(now):
+        check.warnings.append("The household's risk assessment is overdue for review.")
+
+
+def _check_high_risk(check, details, household) -> None:
+    if not check.high_risk:
+        return
+    if not (details.contact_number or _worker_mobile(details.lead_worker)):
+        check.refuse("contact_number", "A high-risk visit needs a contact number.")
+    if not details.after_plan:
+        check.refuse(
+            "after_plan", "A high-risk visit needs a plan for afterwards, so that it is tracked."
+        )
+    if is_flagged(household=household) and not details.hazards_acknowledged:
+        check.refuse(
+            "hazards_acknowledged",
+            "Read the hazards and control measures, then confirm that you will follow them.",
+        )
+
+
+def _warn_about_overlaps(check, details, visit) -> None:
+    staff = _staff(details)
+    overlapping = (
+        Visit.objects.filter(status__in=OPEN_STATUSES)
+        .filter(starts_at__lt=details.ends_at, ends_at__gt=details.starts_at)
+        .filter(Q(lead_worker__in=staff) | Q(accompanying__in=staff))
+        .exclude(pk=visit.pk if visit else None)
+        .select_related("household")
+        .distinct()
+    )
+    for other in overlapping:
+        local = timezone.localtime(other.starts_at)
+        check.warnings.append(
+            f"This overlaps another visit at {local:%H:%M} ({other.household.display_name})."
+        )
+
+
+def _worker_mobile(user) -> str:
+    profile = getattr(user, "staff_profile", None)
+    return profile.mobile if profile else ""
+
+
+def _raise_if_refused(check: BookingCheck) -> None:
+    if check.errors:
+        raise ValidationError(check.errors)
+
+
+def _apply(visit: Visit, details: VisitDetails, now: datetime) -> None:
+    visit.household = details.household
+    visit.team = details.household.team
+    for name in (
+        "lead_worker",
+        "purpose",
+        "kind",
+        "announced",
+        "starts_at",
+        "ends_at",
+        "after_plan",
+        "venue",
+        "concern_raised",
+        "concern_reason",
+    ):
+        setattr(visit, name, getattr(details, name))
+    visit.return_by = (
+        details.return_by if details.after_plan == AfterVisitPlan.RETURN_TO_OFFICE else None
+    )
+    visit.concern_reason = details.concern_reason if details.concern_raised else ""
+    visit.contact_number = (
+        normalise_uk_phone(details.contact_number)
+        if details.contact_number
+        else _worker_mobile(details.lead_worker)
+    )
+    if details.risk_recheck_confirmed and visit.risk_recheck_confirmed_at is None:
+        visit.risk_recheck_confirmed_at = now
+    if details.hazards_acknowledged and visit.hazards_acknowledged_at is None:
+        visit.hazards_acknowledged_at = now
+
+
+@transaction.atomic
+def visit_book(*, details: VisitDetails, booked_by, now: datetime) -> BookingResult:
+    check = booking_check(details=details, actor=booked_by, now=now)
+    _raise_if_refused(check)
+    visit = Visit(booked_by=booked_by)
+    _apply(visit, details, now)
+    visit.full_clean(exclude=["team", "household", "lead_worker", "booked_by"])
+    visit.save()
+    visit.accompanying.set(details.accompanying)
+    on_behalf = "" if details.lead_worker == booked_by else f" for {details.lead_worker}"
+    _log(visit, booked_by, now, f"Booked{on_behalf}")
+    return BookingResult(visit=visit, warnings=check.warnings)
+
+
+TRACKED_FIELDS = {
+    "starts_at": "start",
+    "ends_at": "end",
+    "purpose": "purpose",
+    "after_plan": "plan afterwards",
+    "return_by": "return time",
+    "contact_number": "contact number",
+    "venue": "venue",
+    "concern_raised": "concern",
+    "lead_worker_id": "lead worker",
+    "kind": "kind",
+    "announced": "announced",
+}
+
+
+@transaction.atomic
+def visit_update(*, visit: Visit, details: VisitDetails, actor, now: datetime) -> BookingResult:
+    _require_may_change(actor, visit)
+    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    if not visit.is_open:
+        raise ValidationError(
+            f"This visit is {visit.get_status_display().lower()}: it cannot change."
+        )
+    if details.household.pk != visit.household_id:
+        raise ValidationError({"household": "A visit cannot move to another household."})
+    check = booking_check(details=details, actor=actor, now=now, visit=visit)
+    _raise_if_refused(check)
+    before = {name: getattr(visit, name) for name in TRACKED_FIELDS}
+    staff_before = set(visit.accompanying.values_list("pk", flat=True))
+    _apply(visit, details, now)
+    visit.full_clean(exclude=["team", "household", "lead_worker", "booked_by"])
+    changed = [
+        label for name, label in TRACKED_FIELDS.items() if getattr(visit, name) != before[name]
+    ]
+    if staff_before != {person.pk for person in details.accompanying}:
+        changed.append("staff")
+    if changed:
+        visit.sequence += 1
+        visit.save()
+        visit.accompanying.set(details.accompanying)
+        _log(visit, actor, now, "Changed " + ", ".join(changed))
+    return BookingResult(visit=visit, warnings=check.warnings)
+
+
+@transaction.atomic
+def visit_cancel(*, visit: Visit, actor, reason: str, now: datetime) -> Visit:
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason for cancelling."})
+    _require_may_change(actor, visit)
+    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    if visit.status != VisitStatus.BOOKED:
+        raise ValidationError(
+            f"Only a booked visit can be cancelled; this one is "
+            f"{visit.get_status_display().lower()}."
+        )
+    visit.status = VisitStatus.CANCELLED
+    visit.status_reason = reason.strip()
+    visit.sequence += 1
+    visit.full_clean(exclude=["team", "household", "lead_worker", "booked_by"])
+    visit.save()
+    _log(visit, actor, now, f"Cancelled: {visit.status_reason}")
+    return visit
+
+
+OUTCOMES = (VisitStatus.COMPLETED, VisitStatus.TERMINATED, VisitStatus.NO_ACCESS)
+
+
+@transaction.atomic
+def visit_record_outcome(
+    *,
+    visit: Visit,
+    actor,
+    outcome: str,
+    now: datetime,
+    note: str = "",
+    reason: str = "",
+    rescheduled: bool = False,
+    case_record_reference: str = "",
+) -> Visit:
+    if outcome not in OUTCOMES:
+        raise ValidationError({"outcome": "Choose completed, ended early or no access."})
+    if outcome == VisitStatus.TERMINATED and not reason.strip():
+        raise ValidationError({"reason": "Say why the visit ended early."})
+    _require_may_change(actor, visit)
+    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    if visit.status in FINISHED_STATUSES or visit.status == VisitStatus.CANCELLED:
+        raise ValidationError(f"This visit is already {visit.get_status_display().lower()}.")
+    if visit.starts_at > now:
+        raise ValidationError("A visit's outcome can only be recorded once it has started.")
+    visit.status = outcome
+    visit.status_reason = reason.strip()
+    visit.rescheduled = rescheduled and outcome == VisitStatus.TERMINATED
+    visit.outcome_note = note
+    visit.case_record_reference = case_record_reference
+    visit.sequence += 1
+    visit.full_clean(exclude=["team", "household", "lead_worker", "booked_by"])
+    visit.save()
+    summary = f"Outcome: {visit.get_status_display()}"
+    if visit.status_reason:
+        summary += f" ({visit.status_reason})"
+    if visit.rescheduled:
+        summary += ", to be rescheduled"
+    _log(visit, actor, now, summary[:500])
+    return visit
+
+
+def _log(visit: Visit, actor, at: datetime, summary: str) -> None:
+    VisitChange.objects.create(visit=visit, actor=actor, at=at, summary=summary[:500])
+
+
+# Secret tokens for calendar feeds and the API: shown once, stored as SHA-256.
+
+
+def hash_token(raw_token: str) -> str:
+    return hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+def _new_token() -> tuple[str, str]:
+    raw = secrets.token_urlsafe(32)
+    return raw, hash_token(raw)
+
+
+@transaction.atomic
+def calendar_feed_create(*, user, team: Team | None = None) -> tuple[CalendarFeed, str]:
+    """A new feed; any earlier live feed of the same scope is revoked, so one link works."""
+    if team is not None and not has_capability(user=user, team=team, capability="visit"):
+        raise ValidationError("You can only subscribe to your own teams' calendars.")
+    now = timezone.now()
+    CalendarFeed.objects.filter(user=user, team=team, revoked_at__isnull=True).update(
+        revoked_at=now
+    )
+    raw, token_hash = _new_token()
+    return CalendarFeed.objects.create(user=user, team=team, token_hash=token_hash), raw
+
+
+def calendar_feed_revoke(*, feed: CalendarFeed, now: datetime) -> None:
+    CalendarFeed.objects.filter(pk=feed.pk, revoked_at__isnull=True).update(revoked_at=now)
+
+
+def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Name the token after where you will use it."})
+    raw, token_hash = _new_token()
+    return ApiToken.objects.create(user=user, name=name[:60], token_hash=token_hash), raw
+
+
+def api_token_revoke(*, token: ApiToken, now: datetime) -> None:
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
+
+
+def api_token_authenticate(*, raw_token: str, now: datetime):
+    """The token's user, or None for an unknown or revoked token."""
+    token = (
+        ApiToken.objects.filter(token_hash=hash_token(raw_token), revoked_at__isnull=True)
+        .select_related("user")
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+def details_of(visit: Visit) -> VisitDetails:
+    """The booking details of an existing visit, for a partial change."""
+    return VisitDetails(
+        household=visit.household,
+        lead_worker=visit.lead_worker,
+        accompanying=list(visit.accompanying.all()),
+        purpose=visit.purpose,
+        kind=visit.kind,
+        announced=visit.announced,
+        starts_at=visit.starts_at,
+        ends_at=visit.ends_at,
+        after_plan=visit.after_plan,
+        return_by=visit.return_by,
+        contact_number=visit.contact_number,
+        venue=visit.venue,
+        concern_raised=visit.concern_raised,
+        concern_reason=visit.concern_reason,
+        risk_recheck_confirmed=visit.risk_recheck_confirmed_at is not None,
+        hazards_acknowledged=visit.hazards_acknowledged_at is not None,
+    )
