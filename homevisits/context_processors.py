@@ -35,6 +35,8 @@ def navigation(request):
     # Higher apps add their own pages without this app importing them (see settings).
     extension_items = []
     for dotted_path in settings.NAVIGATION_EXTENSIONS:
-        extension_items += import_string(dotted_path)(request=request, capabilities=capabilities)
+        extension_items += import_string(dotted_path)(
+            request=request, capabilities=capabilities, memberships=memberships
+        )
     items[1:1] = extension_items
     return {"nav_items": items, "nav_teams": [m.team for m in memberships]}

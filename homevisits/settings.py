@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_htmx",
     "axes",
+    "ninja",
     # Our apps, in dependency order: each may import only the ones above it.
     "homevisits",
     "riskassess",
@@ -87,7 +88,8 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "homevisits.urls"
 # Each app above homevisits lists its pages in the navigation through one of these callables.
-NAVIGATION_EXTENSIONS = ["riskassess.navigation.nav_items"]
+API_ROUTERS = {"/visits": "visits.api.router"}
+NAVIGATION_EXTENSIONS = ["visits.navigation.nav_items", "riskassess.navigation.nav_items"]
 WSGI_APPLICATION = "homevisits.wsgi.application"
 
 TEMPLATES = [

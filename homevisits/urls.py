@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from . import views
+from .api import api_urls
 
 admin.site.site_header = "homevisits administration"
 admin.site.site_title = "homevisits"
@@ -26,5 +27,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("", include("riskassess.urls")),
+    path("", include("visits.urls")),
+    path("api/", api_urls),
     path("admin/", admin.site.urls),
 ]

@@ -3,7 +3,7 @@ from django.urls import reverse
 from . import selectors
 
 
-def nav_items(*, request, capabilities: set[str]) -> list[dict]:
+def nav_items(*, request, capabilities: set[str], memberships) -> list[dict]:
     items = []
     if "see_households" in capabilities:
         items.append({"label": "Households", "url": reverse("household-list")})

@@ -1,0 +1,186 @@
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.utils import timezone
+
+from homevisits.dates import LONDON
+from homevisits.phone import normalise_uk_phone
+
+from .models import AfterVisitPlan, VisitKind, VisitStatus
+from .services import VisitDetails
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+TIME_INPUT = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+
+# Service error keys → the form fields that show them.
+FIELD_FOR_ERROR = {"starts_at": "start_time", "ends_at": "end_time", "return_by": "return_time"}
+
+
+class StaffChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, user):
+        return user.get_full_name() or user.get_username()
+
+
+class StaffMultipleChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, user):
+        return user.get_full_name() or user.get_username()
+
+
+class VisitForm(forms.Form):
+    household = forms.ModelChoiceField(queryset=None, empty_label="Choose a household")
+    lead_worker = StaffChoiceField(queryset=None, label="Lead worker", required=False)
+    accompanying = StaffMultipleChoiceField(
+        queryset=None,
+        required=False,
+        label="Other staff going",
+        widget=forms.CheckboxSelectMultiple,
+    )
+    purpose = forms.CharField(max_length=200, help_text="Why you are going, in a few words.")
+    kind = forms.ChoiceField(choices=VisitKind.choices, initial=VisitKind.PLANNED)
+    announced = forms.BooleanField(required=False, initial=True, label="The family expects us")
+    day = forms.DateField(widget=DATE_INPUT, label="Date")
+    start_time = forms.TimeField(widget=TIME_INPUT, label="Starts")
+    end_time = forms.TimeField(widget=TIME_INPUT, label="Expected finish")
+    after_plan = forms.ChoiceField(
+        choices=[("", "Not decided"), *AfterVisitPlan.choices],
+        required=False,
+        label="Afterwards",
+    )
+    return_time = forms.TimeField(widget=TIME_INPUT, required=False, label="Back at the office by")
+    contact_number = forms.CharField(
+        max_length=20,
+        required=False,
+        help_text="Leave empty to use the lead worker's mobile.",
+    )
+    venue = forms.CharField(max_length=200, required=False, label="Venue, if not the home")
+    concern_raised = forms.BooleanField(
+        required=False, label="I have a concern about this visit (it will be tracked as high risk)"
+    )
+    concern_reason = forms.CharField(max_length=500, required=False, label="The concern")
+    risk_recheck_confirmed = forms.BooleanField(
+        required=False,
+        label="The office has re-checked the risk information since our last contact",
+    )
+    hazards_acknowledged = forms.BooleanField(
+        required=False, label="I have read the hazards and will follow the control measures"
+    )
+
+    def __init__(self, *args, households, staff, can_book_for_others: bool, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["household"].queryset = households
+        self.fields["accompanying"].queryset = staff
+        if can_book_for_others:
+            self.fields["lead_worker"].queryset = staff
+            self.fields["lead_worker"].initial = user.pk
+        else:
+            del self.fields["lead_worker"]
+
+    def clean_contact_number(self):
+        number = self.cleaned_data["contact_number"].strip()
+        return normalise_uk_phone(number) if number else ""
+
+    def clean(self):
+        data = super().clean()
+        day, start, end = data.get("day"), data.get("start_time"), data.get("end_time")
+        if day and start and end:
+            data["starts_at"] = _london(day, start)
+            data["ends_at"] = _london(day, end)
+            return_time = data.get("return_time")
+            data["return_by"] = _london(day, return_time) if return_time else None
+        if data.get("concern_raised") is False:
+            data["concern_reason"] = ""
+        return data
+
+    def details(self) -> VisitDetails:
+        data = self.cleaned_data
+        lead = data.get("lead_worker") or self.user
+        return VisitDetails(
+            household=data["household"],
+            lead_worker=lead,
+            accompanying=[p for p in data["accompanying"] if p.pk != lead.pk],
+            purpose=data["purpose"],
+            kind=data["kind"],
+            announced=data["announced"],
+            starts_at=data["starts_at"],
+            ends_at=data["ends_at"],
+            after_plan=data["after_plan"],
+            return_by=data["return_by"],
+            contact_number=data["contact_number"],
+            venue=data["venue"],
+            concern_raised=data["concern_raised"],
+            concern_reason=data["concern_reason"],
+            risk_recheck_confirmed=data["risk_recheck_confirmed"],
+            hazards_acknowledged=data["hazards_acknowledged"],
+        )
+
+    def add_service_errors(self, errors: dict) -> None:
+        for key, messages in errors.items():
+            name = FIELD_FOR_ERROR.get(key, key)
+            self.add_error(name if name in self.fields else None, messages)
+
+
+def _london(day, clock: time) -> datetime:
+    return datetime.combine(day, clock, tzinfo=LONDON)
+
+
+def initial_for(visit) -> dict:
+    """Form values that show an existing visit in London time."""
+    starts, ends = timezone.localtime(visit.starts_at), timezone.localtime(visit.ends_at)
+    return {
+        "household": visit.household_id,
+        "lead_worker": visit.lead_worker_id,
+        "accompanying": [p.pk for p in visit.accompanying.all()],
+        "purpose": visit.purpose,
+        "kind": visit.kind,
+        "announced": visit.announced,
+        "day": starts.date(),
+        "start_time": starts.time(),
+        "end_time": ends.time(),
+        "after_plan": visit.after_plan,
+        "return_time": timezone.localtime(visit.return_by).time() if visit.return_by else None,
+        "contact_number": visit.contact_number_display,
+        "venue": visit.venue,
+        "concern_raised": visit.concern_raised,
+        "concern_reason": visit.concern_reason,
+        "risk_recheck_confirmed": visit.risk_recheck_confirmed_at is not None,
+        "hazards_acknowledged": visit.hazards_acknowledged_at is not None,
+    }
+
+
+def default_booking_times(now: datetime) -> dict:
+    """The next quarter hour from now, for an hour."""
+    local = timezone.localtime(now) + timedelta(minutes=15)
+    start = local.replace(minute=local.minute - local.minute % 15, second=0, microsecond=0)
+    return {
+        "day": start.date(),
+        "start_time": start.time(),
+        "end_time": (start + timedelta(hours=1)).time(),
+    }
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class OutcomeForm(forms.Form):
+    outcome = forms.ChoiceField(
+        choices=[
+            (VisitStatus.COMPLETED, "Completed"),
+            (VisitStatus.TERMINATED, "Ended early"),
+            (VisitStatus.NO_ACCESS, "No access: nobody answered or we were refused"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        max_length=500, required=False, help_text="Required if the visit ended early."
+    )
+    rescheduled = forms.BooleanField(required=False, label="Ended early: it will be rescheduled")
+    note = forms.CharField(
+        max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Outcome"
+    )
+    case_record_reference = forms.CharField(max_length=40, required=False)
+
+
+class TokenNameForm(forms.Form):
+    name = forms.CharField(max_length=60, label="What is this token for?")

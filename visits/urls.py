@@ -1,0 +1,26 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("visits/", views.my_day, name="my-day"),
+    path("visits/week/", views.my_week, name="my-week"),
+    path("visits/book/", views.visit_book, name="visit-book"),
+    path("visits/household-risk/", views.household_risk, name="visit-household-risk"),
+    path("visits/team/<slug:slug>/", views.team_calendar, name="team-calendar"),
+    path(
+        "visits/household/<int:household_id>/",
+        views.household_visits,
+        name="household-visits",
+    ),
+    path("visits/<int:pk>/", views.visit_detail, name="visit-detail"),
+    path("visits/<int:pk>/edit/", views.visit_edit, name="visit-edit"),
+    path("visits/<int:pk>/cancel/", views.visit_cancel, name="visit-cancel"),
+    path("visits/<int:pk>/outcome/", views.visit_outcome, name="visit-outcome"),
+    path("visits/connections/", views.connections, name="connections"),
+    path("visits/connections/feeds/", views.feed_create, name="feed-create"),
+    path("visits/connections/feeds/<int:pk>/revoke/", views.feed_revoke, name="feed-revoke"),
+    path("visits/connections/tokens/", views.token_create, name="token-create"),
+    path("visits/connections/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
+    path("visits/feeds/<str:token>.ics", views.calendar_feed, name="calendar-feed"),
+]
