@@ -27,7 +27,8 @@ class BearerToken(HttpBearer):
         return services.api_token_authenticate(raw_token=token, now=timezone.now())
 
 
-router = Router(auth=[django_auth, BearerToken()], tags=["visits"])
+# The bearer token is tried first: session auth checks CSRF, which a token client cannot send.
+router = Router(auth=[BearerToken(), django_auth], tags=["visits"])
 
 
 class CleanText(Schema):

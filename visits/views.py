@@ -85,6 +85,9 @@ def team_calendar(request, slug):
             "team": team,
             "day": day,
             "rows": selectors.team_day(team=team, day=day),
+            "other_teams": teams_where(user=request.user, capability="watch_board").exclude(
+                pk=team.pk
+            ),
             "previous_day": day - timedelta(days=1),
             "next_day": day + timedelta(days=1),
         },

@@ -43,12 +43,25 @@ def chromium():
 
 
 @pytest.fixture
-def open_page(chromium, live_server):
+def control_measure_catalogue(transactional_db):
+    """Browser tests run outside a transaction, and the flush after each one empties the
+    catalogue that the data migration made; put it back."""
+    from riskassess.catalogue import ensure_catalogue
+    from riskassess.models import ControlMeasure
+
+    ensure_catalogue(ControlMeasure)
+
+
+@pytest.fixture
+def open_page(chromium, live_server, control_measure_catalogue):
     """open_page(user, password, viewport=None) → a signed-in page on the live server."""
     contexts = []
 
     def signed_in(username, password, viewport=None):
-        context = chromium.new_context(viewport=viewport or {"width": 1280, "height": 900})
+        # Reduced motion turns off Bootstrap's smooth scrolling, which races Playwright's clicks.
+        context = chromium.new_context(
+            viewport=viewport or {"width": 1280, "height": 900}, reduced_motion="reduce"
+        )
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()

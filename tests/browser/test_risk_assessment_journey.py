@@ -10,7 +10,7 @@ from tests.factories import TEST_PASSWORD, HouseholdFactory, member
 from .conftest import PHONE
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_worker_submits_on_a_phone_and_another_manager_signs_off(open_page, live_server):
     household = HouseholdFactory(display_name="Okoro household")
     worker = member(household.team, Role.WORKER).user

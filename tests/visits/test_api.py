@@ -153,3 +153,26 @@ def test_list_refuses_a_range_over_62_days(api):
     response = api("get", "?start=2026-01-01&end=2026-06-01")
     assert response.status_code == 400
     assert "62 days" in response.json()["detail"]
+
+
+def test_a_token_client_can_post_without_a_csrf_token(token, household, now):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post(
+        "/api/visits",
+        booking(household, now),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 201, response.json()
+
+
+def test_a_session_post_without_the_csrf_token_is_refused(worker_with_mobile, household, now):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(worker_with_mobile)
+    response = strict.post("/api/visits", booking(household, now), content_type="application/json")
+    assert response.status_code == 403
+    assert not Visit.objects.exists()

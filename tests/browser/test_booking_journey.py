@@ -1,0 +1,57 @@
+"""A worker books a visit to a flagged household on a phone, seeing its hazards first."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from homevisits.models import Role, StaffProfile
+from tests.factories import TEST_PASSWORD, TeamFactory, assessed_household, member
+from visits.models import Visit
+
+from .conftest import PHONE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_books_a_high_risk_visit_on_a_phone(open_page, live_server):
+    now = timezone.now()
+    worker_membership = member(TeamFactory(), Role.WORKER)
+    team, worker = worker_membership.team, worker_membership.user
+    StaffProfile.objects.filter(user=worker).update(mobile="+447123456789")
+    household = assessed_household(
+        team,
+        author=worker,
+        manager=member(team, Role.MANAGER).user,
+        significant_risk=True,
+        now=now,
+        display_name="Hartley household",
+    )
+    day = timezone.localdate(now) + timedelta(days=1)
+
+    page = open_page(worker.username, TEST_PASSWORD, viewport=PHONE)
+    page.get_by_role("button", name="Show menu").click()
+    page.get_by_role("link", name="Book a visit").click()
+    page.get_by_label("Household").select_option(label=str(household))
+    expect(page.get_by_text("Control measures")).to_be_visible()  # loaded by HTMX
+
+    page.get_by_label("Purpose").fill("Statutory visit")
+    page.get_by_label("Date").fill(day.isoformat())
+    page.get_by_label("Starts").fill("10:00")
+    page.get_by_label("Expected finish").fill("11:00")
+    page.get_by_role("button", name="Book visit").click()
+    expect(page.get_by_text("Not booked yet")).to_be_visible()
+    expect(page.get_by_text("A high-risk visit needs a plan for afterwards")).to_be_visible()
+    expect(page.get_by_label("Purpose")).to_have_value("Statutory visit")
+
+    page.get_by_label("Afterwards").select_option(label="Going home")
+    page.get_by_label("I have read the hazards and will follow the control measures").check()
+    page.get_by_role("button", name="Book visit").click()
+    expect(page.get_by_text("Visit booked.")).to_be_visible()
+    expect(page.get_by_text("⚠ High risk")).to_be_visible()
+
+    visit = Visit.objects.get()
+    assert timezone.localtime(visit.starts_at).hour == 10
+    assert visit.household == household
+    assert visit.contact_number == "+447123456789"
+    assert visit.hazards_acknowledged_at is not None
