@@ -4,7 +4,9 @@ from datetime import timedelta
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 from homevisits.api import api
@@ -15,7 +17,18 @@ schema.app = get_wsgi_application()
 
 
 @pytest.fixture
-def bearer(household, worker_with_mobile, now):
+def keep_test_connection():
+    """Schemathesis calls the WSGI app directly, which fires request_finished and would close
+    the test's database connection mid-transaction; Django's own test client avoids the same."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def bearer(keep_test_connection, household, worker_with_mobile, now):
     """A worker with a bookable household and one booked visit, so ids can hit real rows."""
     services.visit_book(
         details=services.VisitDetails(
