@@ -88,8 +88,14 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "homevisits.urls"
 # Each app above homevisits lists its pages in the navigation through one of these callables.
-API_ROUTERS = {"/visits": "visits.api.router"}
-NAVIGATION_EXTENSIONS = ["visits.navigation.nav_items", "riskassess.navigation.nav_items"]
+API_ROUTERS = {"/visits": "visits.api.router", "/tracking": "tracking.api.router"}
+# Extra checks that /healthz runs, by name; each returns a homevisits.selectors.HealthCheck.
+HEALTH_CHECKS = {"sweep": "tracking.health.sweep_heartbeat"}
+NAVIGATION_EXTENSIONS = [
+    "tracking.navigation.nav_items",
+    "visits.navigation.nav_items",
+    "riskassess.navigation.nav_items",
+]
 WSGI_APPLICATION = "homevisits.wsgi.application"
 
 TEMPLATES = [
@@ -185,6 +191,8 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # Celery: the filesystem broker under var/ by default, CELERY_BROKER_URL (redis://…) in production.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# How often beat asks the escalation sweep to look for due work.
+SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=2.0)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_folder = VAR_DIR / "celery-broker"
     _broker_folder.mkdir(parents=True, exist_ok=True)
@@ -198,15 +206,35 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULE = {}
+# Ladder timing never uses ETA or countdown: beat asks the sweep to look, and the database says
+# what is due (see DESIGN.md).
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {"task": "tracking.tasks.sweep", "schedule": SWEEP_INTERVAL_SECONDS},
+    "deliver": {"task": "tracking.tasks.deliver", "schedule": 5.0},
+}
 
 # Notifications: "console" prints them; "notify" sends through GOV.UK Notify.
 NOTIFICATION_BACKEND = env.str("NOTIFICATION_BACKEND", default="console")
 if NOTIFICATION_BACKEND not in {"console", "notify"}:
     raise ImproperlyConfigured("NOTIFICATION_BACKEND must be 'console' or 'notify'.")
 NOTIFY_API_KEY = env.str("NOTIFY_API_KEY", default="")
-if NOTIFICATION_BACKEND == "notify" and not NOTIFY_API_KEY:
-    raise ImproperlyConfigured("NOTIFY_API_KEY must be set when NOTIFICATION_BACKEND is 'notify'.")
+NOTIFY_BASE_URL = env.str("NOTIFY_BASE_URL", default="https://api.notifications.service.gov.uk")
+# Each template's body is just ((body)): the app writes the words, Notify delivers them.
+NOTIFY_SMS_TEMPLATE_ID = env.str("NOTIFY_SMS_TEMPLATE_ID", default="")
+NOTIFY_EMAIL_TEMPLATE_ID = env.str("NOTIFY_EMAIL_TEMPLATE_ID", default="")
+if NOTIFICATION_BACKEND == "notify":
+    for _name in ("NOTIFY_API_KEY", "NOTIFY_SMS_TEMPLATE_ID", "NOTIFY_EMAIL_TEMPLATE_ID"):
+        if not globals()[_name]:
+            raise ImproperlyConfigured(
+                f"{_name} must be set when NOTIFICATION_BACKEND is 'notify'."
+            )
+# Outbox delivery: a sender's lease, and retries with exponential backoff up to a limit.
+NOTIFICATION_LEASE_SECONDS = env.int("NOTIFICATION_LEASE_SECONDS", default=60)
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
+NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=10)
+
+# When /healthz calls the sweep's heartbeat stale.
+SWEEP_STALE_AFTER_SECONDS = env.int("SWEEP_STALE_AFTER_SECONDS", default=60)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="homevisits@localhost")

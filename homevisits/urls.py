@@ -28,6 +28,7 @@ urlpatterns = [
     ),
     path("", include("riskassess.urls")),
     path("", include("visits.urls")),
+    path("", include("tracking.urls")),
     path("api/", api_urls),
     path("admin/", admin.site.urls),
 ]

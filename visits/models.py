@@ -57,6 +57,12 @@ class Visit(models.Model):
     concern_raised = models.BooleanField(default=False)
     concern_reason = models.CharField(max_length=500, blank=True)
 
+    # The deadline that tracking watches: the expected return time if the worker is going back
+    # to the office, otherwise the expected finish. Kept up to date by the services.
+    due_at = models.DateTimeField()
+    arrived_at = models.DateTimeField(null=True, blank=True)
+    left_at = models.DateTimeField(null=True, blank=True)
+
     risk_recheck_confirmed_at = models.DateTimeField(null=True, blank=True)
     hazards_acknowledged_at = models.DateTimeField(null=True, blank=True)
 
@@ -84,6 +90,12 @@ class Visit(models.Model):
             ),
         ]
         indexes = [
+            # The sweep's index: only visits that are still out, so history does not slow it.
+            models.Index(
+                fields=["due_at"],
+                condition=Q(status__in=["booked", "in_progress"], left_at__isnull=True),
+                name="visit_out_due_idx",
+            ),
             models.Index(fields=["team", "starts_at"]),
             models.Index(fields=["lead_worker", "starts_at"]),
             models.Index(fields=["household", "status", "starts_at"]),

@@ -268,6 +268,7 @@ def _apply(visit: Visit, details: VisitDetails, now: datetime) -> None:
     visit.return_by = (
         details.return_by if details.after_plan == AfterVisitPlan.RETURN_TO_OFFICE else None
     )
+    visit.due_at = visit.return_by or visit.ends_at
     visit.concern_reason = details.concern_reason if details.concern_raised else ""
     visit.contact_number = (
         normalise_uk_phone(details.contact_number)
@@ -478,3 +479,49 @@ def details_of(visit: Visit) -> VisitDetails:
         risk_recheck_confirmed=visit.risk_recheck_confirmed_at is not None,
         hazards_acknowledged=visit.hazards_acknowledged_at is not None,
     )
+
+
+# Facts reported by check-ins (tracking calls these; visits knows nothing of tracking).
+
+
+@transaction.atomic
+def visit_arrive(*, visit: Visit, actor, now: datetime) -> Visit:
+    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    if visit.status == VisitStatus.BOOKED:
+        visit.status = VisitStatus.IN_PROGRESS
+    visit.arrived_at = visit.arrived_at or now
+    visit.save(update_fields=["status", "arrived_at", "updated_at"])
+    _log(visit, actor, now, "Arrived")
+    return visit
+
+
+@transaction.atomic
+def visit_leave(*, visit: Visit, actor, now: datetime, summary: str = "Left safely") -> Visit:
+    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    if visit.left_at is None:
+        visit.left_at = now
+        visit.save(update_fields=["left_at", "updated_at"])
+        _log(visit, actor, now, summary)
+    return visit
+
+
+@transaction.atomic
+def visit_extend(*, visit: Visit, actor, new_end: datetime, reason: str, now: datetime) -> Visit:
+    """A new expected finish: the guidance's "phone the office with a new finish time"."""
+    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    if not visit.is_open or visit.left_at is not None:
+        raise ValidationError("This visit is over: it cannot be extended.")
+    if new_end <= max(now, visit.starts_at):
+        raise ValidationError({"new_end": "The new finish time must be later than now."})
+    if new_end - visit.starts_at > MAX_DURATION:
+        raise ValidationError({"new_end": "A visit can last at most 12 hours."})
+    shift = new_end - visit.ends_at
+    visit.ends_at = new_end
+    if visit.return_by is not None:
+        visit.return_by += shift
+    visit.due_at = visit.return_by or visit.ends_at
+    visit.sequence += 1
+    visit.save(update_fields=["ends_at", "return_by", "due_at", "sequence", "updated_at"])
+    local = timezone.localtime(new_end)
+    _log(visit, actor, now, f"Extended to {local:%H:%M}" + (f": {reason}" if reason else ""))
+    return visit

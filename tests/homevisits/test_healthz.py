@@ -2,11 +2,15 @@
 
 import json
 import os
+from datetime import timedelta
 import subprocess
 import sys
 from pathlib import Path
 
 from django.urls import reverse
+from django.utils import timezone
+
+from tracking.services import heartbeat_record
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -36,13 +40,15 @@ def healthz_in_subprocess(**env_overrides):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_healthz_is_200_with_both_checks_ok_when_everything_is_up(client, db):
+def test_healthz_is_200_with_every_check_ok_when_everything_is_up(client, db):
+    heartbeat_record(name="sweep", now=timezone.now())
     response = client.get(reverse("healthz"))
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
     assert body["checks"]["database"]["ok"] is True
     assert body["checks"]["broker"]["ok"] is True
+    assert body["checks"]["sweep"]["ok"] is True
     assert response["Cache-Control"].startswith("max-age=0")
 
 
@@ -59,3 +65,20 @@ def test_healthz_is_503_naming_the_broker_when_it_is_down():
     assert result["status_code"] == 503
     assert result["body"]["checks"]["broker"]["ok"] is False
     assert result["body"]["checks"]["database"]["ok"] is True
+
+
+def test_healthz_is_503_when_the_sweep_has_not_run_lately(client, db, settings):
+    now = timezone.now()
+    stale = timedelta(seconds=settings.SWEEP_STALE_AFTER_SECONDS + 1)
+    heartbeat_record(name="sweep", now=now - stale)
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 503
+    assert response.json()["checks"]["sweep"]["ok"] is False
+    heartbeat_record(name="sweep", now=now)
+    assert client.get(reverse("healthz")).status_code == 200
+
+
+def test_healthz_is_503_when_the_sweep_has_never_run(client, db):
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 503
+    assert "never run" in response.json()["checks"]["sweep"]["detail"]

@@ -1,0 +1,288 @@
+"""Tracking: who is on duty, check-ins, the escalation ladder and its notification outbox.
+
+All ladder state lives here, in the database. Redis only carries "go and look" messages; every
+sweep recomputes what is due from these tables.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from homevisits.models import Team
+from visits.models import Visit
+
+
+class DutyRota(models.Model):
+    """Who is on duty for a team on one (London) calendar day."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="rota_days")
+    day = models.DateField()
+    designated_persons = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="designated_days"
+    )
+    designated_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    backup_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    out_of_hours_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["team", "day"]
+        constraints = [models.UniqueConstraint(fields=["team", "day"], name="one_rota_per_day")]
+
+    def __str__(self):
+        return f"{self.team} rota for {self.day}"
+
+
+class CheckInKind(models.TextChoices):
+    ARRIVED = "arrived", "Arrived"
+    LEFT_SAFELY = "left_safely", "Left safely"
+    RETURNED = "returned", "Back at the office"
+    EXTENDED = "extended", "Extended"
+    NEED_HELP = "need_help", "I need help"
+
+
+CLOSING_CHECK_INS = (CheckInKind.LEFT_SAFELY, CheckInKind.RETURNED)
+
+
+class Channel(models.TextChoices):
+    WEB = "web", "Web"
+    API = "api", "API"
+    PHONE_IN = "phone_in", "Phone-in recorded by the office"
+
+
+class CheckIn(models.Model):
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="check_ins")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=12, choices=CheckInKind.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    at = models.DateTimeField()
+    new_end = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["visit", "at"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.visit_id})"
+
+
+class Step(models.IntegerChoices):
+    ATTEMPT_1 = 1, "First contact attempt"
+    ATTEMPT_2 = 2, "Second contact attempt"
+    ATTEMPT_3 = 3, "Third contact attempt"
+    MANAGER = 4, "Designated manager alerted"
+    BACKUP = 5, "Backup manager alerted"
+
+
+class Outcome(models.TextChoices):
+    WORKER_SAFE = "worker_safe", "Worker safe"
+    WORKER_FOUND = "worker_found", "Worker found"
+    POLICE_INVOLVED = "police_involved", "Police involved"
+
+
+class ClosedBy(models.TextChoices):
+    CHECK_IN = "check_in", "Worker checked in"
+    PHONE_IN = "phone_in", "Phone-in recorded"
+    REACHED_SAFE = "reached_safe", "Reached, and safe"
+    EXTENDED = "extended", "New finish time given"
+    MANAGER = "manager", "Resolved by a manager"
+
+
+class Escalation(models.Model):
+    """One run of the ladder for one deadline of one visit."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="escalations")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    due_at = models.DateTimeField(help_text="The deadline that was missed.")
+    opened_at = models.DateTimeField()
+    step = models.PositiveSmallIntegerField(choices=Step.choices)
+    # When the sweep must act next; None once there is nothing more the clock can do.
+    next_action_at = models.DateTimeField(null=True, blank=True)
+    urgent = models.BooleanField(default=False, help_text="The worker pressed “I need help”.")
+    out_of_hours = models.BooleanField(default=False)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.CharField(max_length=12, choices=ClosedBy.choices, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    police_reference = models.CharField(max_length=40, blank=True)
+    resolution_note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["visit"],
+                condition=Q(closed_at__isnull=True),
+                name="one_open_escalation_per_visit",
+            ),
+            models.UniqueConstraint(fields=["visit", "due_at"], name="one_escalation_per_deadline"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_action_at"],
+                condition=Q(closed_at__isnull=True, next_action_at__isnull=False),
+                name="escalation_due_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Escalation {self.pk} (visit {self.visit_id}, step {self.step})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class EscalationStep(models.Model):
+    """Proof that a step happened, once: the unique constraint makes a second one impossible."""
+
+    escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="steps")
+    step = models.PositiveSmallIntegerField(choices=Step.choices)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "step"]
+        constraints = [
+            models.UniqueConstraint(fields=["escalation", "step"], name="each_step_once")
+        ]
+
+    def __str__(self):
+        return f"{self.get_step_display()} at {self.at:%H:%M:%S}"
+
+
+class AttemptResult(models.TextChoices):
+    NO_ANSWER = "no_answer", "No answer"
+    VOICEMAIL = "voicemail", "Voicemail (not contact)"
+    REACHED_SAFE = "reached_safe", "Reached: safe"
+    REACHED_NEEDS_HELP = "needs_help", "Reached: needs help"
+
+
+class ContactAttempt(models.Model):
+    escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="attempts")
+    attempt = models.PositiveSmallIntegerField()
+    result = models.CharField(max_length=12, choices=AttemptResult.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"Attempt {self.attempt}: {self.get_result_display()}"
+
+
+class ActionKind(models.TextChoices):
+    CALLED_WORKER = "called_worker", "Called the worker"
+    CALLED_NEXT_OF_KIN = "called_nok", "Called next of kin"
+    CALLED_POLICE = "called_police", "Called the police"
+    OTHER = "other", "Other"
+
+
+class ManagerAction(models.Model):
+    escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="actions")
+    kind = models.CharField(max_length=16, choices=ActionKind.choices)
+    note = models.CharField(max_length=500, blank=True)
+    police_reference = models.CharField(max_length=40, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return self.get_kind_display()
+
+
+class NotificationChannel(models.TextChoices):
+    IN_APP = "in_app", "In the app"
+    SMS = "sms", "SMS"
+    EMAIL = "email", "Email"
+
+
+class NotificationKind(models.TextChoices):
+    CHECK_IN_PROMPT = "check_in_prompt", "Please check in"
+    CALL_PROMPT = "call_prompt", "Call the worker"
+    MANAGER_ALERT = "manager_alert", "Manager alert"
+    BACKUP_ALERT = "backup_alert", "Backup manager alert"
+    STAND_DOWN = "stand_down", "Stand down"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to send"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Notification(models.Model):
+    """The outbox. A sender leases a row (sending_until); an expired lease is taken again, so a
+    crash mid-send delays a message but never loses it. The row id is the provider reference."""
+
+    escalation = models.ForeignKey(
+        Escalation, on_delete=models.CASCADE, related_name="notifications"
+    )
+    step = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=16, choices=NotificationKind.choices)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notifications"
+    )
+    channel = models.CharField(max_length=8, choices=NotificationChannel.choices)
+    address = models.CharField(max_length=254, blank=True)
+    body = models.CharField(max_length=600)
+    status = models.CharField(
+        max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    created_at = models.DateTimeField()
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sending_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["escalation", "step", "kind", "recipient", "channel"],
+                name="one_notification_per_step_recipient_channel",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "sending"]),
+                name="notification_due_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} to {self.recipient} by {self.get_channel_display()}"
+
+    @property
+    def reference(self) -> str:
+        return f"homevisits-{self.pk}"
+
+
+class Heartbeat(models.Model):
+    """One row per periodic job; /healthz reports how long ago the sweep last ran."""
+
+    name = models.CharField(max_length=20, primary_key=True)
+    last_run_at = models.DateTimeField()
+    last_found = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.name} at {self.last_run_at}"

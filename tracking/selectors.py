@@ -1,0 +1,200 @@
+"""Reads for tracking: who is on duty, which visits are due, and what the outbox holds."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from homevisits.models import Role, Team
+from riskassess.selectors import flagged
+from visits.models import OPEN_STATUSES, Visit
+
+from .models import DeliveryStatus, DutyRota, Escalation, Heartbeat, Notification
+
+# Out of hours before noon belongs to the previous day's duty (the night that ran into it).
+NIGHT_ENDS = time(12, 0)
+# The sweep looks back this far for missed deadlines, so that history never slows it down.
+DEADLINE_LOOKBACK = timedelta(hours=24)
+
+
+@dataclass
+class Duty:
+    in_office_hours: bool
+    designated_persons: list = field(default_factory=list)
+    designated_manager: object = None
+    backup_manager: object = None
+    out_of_hours_manager: object = None
+    rota_missing: bool = False
+
+    @property
+    def call_prompt_recipients(self) -> list:
+        """Who is asked to phone the worker: the designated person, or out of hours the
+        out-of-hours manager, who then also acts as designated person."""
+        if self.in_office_hours:
+            return self.designated_persons
+        return [self.out_of_hours_manager] if self.out_of_hours_manager else []
+
+    @property
+    def alerted_manager(self):
+        return self.designated_manager if self.in_office_hours else self.out_of_hours_manager
+
+
+def in_office_hours(*, team: Team, at: datetime) -> bool:
+    local = timezone.localtime(at)
+    for hours in team.policy.office_hours.all():
+        if hours.weekday == local.weekday() and hours.opens_at <= local.time() < hours.closes_at:
+            return True
+    return False
+
+
+def _members_with_role(team: Team, role: str) -> list:
+    return list(
+        get_user_model()
+        .objects.filter(memberships__team=team, memberships__role=role)
+        .select_related("staff_profile")
+        .order_by("pk")
+    )
+
+
+def on_duty(*, team: Team, at: datetime) -> Duty:
+    """Who is on duty for the team at instant `at`, with fallbacks so nobody is never told."""
+    office = in_office_hours(team=team, at=at)
+    local = timezone.localtime(at)
+    day = local.date()
+    if not office and local.time() < NIGHT_ENDS:
+        day -= timedelta(days=1)
+    rota = (
+        DutyRota.objects.filter(team=team, day=day)
+        .select_related("designated_manager", "backup_manager", "out_of_hours_manager")
+        .prefetch_related("designated_persons")
+        .first()
+    )
+    managers = _members_with_role(team, Role.MANAGER)
+    manager = (rota and rota.designated_manager) or (managers[0] if managers else None)
+    backup = (rota and rota.backup_manager) or next((m for m in managers if m != manager), None)
+    designated = list(rota.designated_persons.all()) if rota else []
+    return Duty(
+        in_office_hours=office,
+        designated_persons=designated or _members_with_role(team, Role.DESIGNATED_PERSON),
+        designated_manager=manager,
+        backup_manager=backup,
+        out_of_hours_manager=(rota and rota.out_of_hours_manager) or manager,
+        rota_missing=rota is None,
+    )
+
+
+def monitored(visits: QuerySet) -> QuerySet:
+    """Visits the ladder watches: flagged household, a raised concern, or a team watching all."""
+    return visits.filter(
+        flagged(OuterRef("household"))
+        | Q(concern_raised=True)
+        | Q(team__policy__monitor_all_visits=True)
+    )
+
+
+def missed_deadlines(*, now: datetime, limit: int) -> list[Visit]:
+    """Monitored visits still out whose deadline plus grace has passed and that have no
+    escalation for that deadline yet. Uses the partial index on visits still out."""
+    candidates = Visit.objects.filter(
+        status__in=OPEN_STATUSES,
+        left_at__isnull=True,
+        due_at__lte=now,
+        due_at__gt=now - DEADLINE_LOOKBACK,
+    ).exclude(
+        Exists(
+            Escalation.objects.filter(visit=OuterRef("pk")).filter(
+                Q(due_at=OuterRef("due_at")) | Q(closed_at__isnull=True)
+            )
+        )
+    )
+    visits = (
+        monitored(candidates)
+        .select_related("team__policy", "lead_worker__staff_profile", "household")
+        .order_by("due_at")[:limit]
+    )
+    return [v for v in visits if v.due_at + v.team.policy.grace_period <= now]
+
+
+def due_escalation_ids(*, now: datetime, limit: int) -> list[tuple[int, int]]:
+    """(id, step) of open escalations whose next action is due, oldest first."""
+    return list(
+        Escalation.objects.filter(closed_at__isnull=True, next_action_at__lte=now)
+        .order_by("next_action_at")
+        .values_list("pk", "step")[:limit]
+    )
+
+
+def open_escalation(*, visit: Visit) -> Escalation | None:
+    return Escalation.objects.filter(visit=visit, closed_at__isnull=True).first()
+
+
+def deliverable_notification_ids(*, now: datetime, limit: int) -> list[int]:
+    """Outbox rows ready to send: waiting and due, or leased by a sender that has gone."""
+    return list(
+        Notification.objects.filter(
+            Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+            | Q(status=DeliveryStatus.SENDING, sending_until__lt=now)
+        )
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def failed_notifications(*, team: Team) -> QuerySet:
+    """Notifications that could not be delivered: the board shows them as "phone instead"."""
+    return Notification.objects.filter(
+        escalation__team=team, status=DeliveryStatus.FAILED
+    ).select_related("recipient", "escalation__visit")
+
+
+def sweep_heartbeat_age(*, now: datetime) -> timedelta | None:
+    beat = Heartbeat.objects.filter(name="sweep").first()
+    return None if beat is None else now - beat.last_run_at
+
+
+def current_or_next_visit(*, user, now: datetime) -> Visit | None:
+    """For the worker's phone: the visit under way, else the next one today, else the latest
+    one today that they have not yet left."""
+    from homevisits.dates import london_day_bounds
+    from visits.selectors import involving, visits_for
+
+    _, day_end = london_day_bounds(timezone.localdate(now))
+    today = (
+        visits_for(user=user)
+        .filter(involving(user), status__in=OPEN_STATUSES, left_at__isnull=True)
+        .filter(starts_at__lt=day_end, ends_at__gt=now - timedelta(hours=12))
+        .select_related("household", "team__policy")
+        .distinct()
+        .order_by("starts_at")
+    )
+    under_way = [v for v in today if v.starts_at <= now]
+    if under_way:
+        return under_way[-1]
+    return today.first()
+
+
+def latest_check_in(*, visit: Visit):
+    return visit.check_ins.order_by("-at", "-pk").first()
+
+
+def escalation_for(*, user, pk: int) -> Escalation | None:
+    """An escalation in a team where the user is designated person or manager."""
+    from django.db.models import Prefetch
+
+    from homevisits.selectors import teams_where
+
+    from .models import ContactAttempt, ManagerAction
+
+    return (
+        Escalation.objects.filter(pk=pk, team__in=teams_where(user=user, capability="watch_board"))
+        .select_related("visit__household", "visit__lead_worker__staff_profile", "team__policy")
+        .prefetch_related(
+            "steps",
+            Prefetch("attempts", ContactAttempt.objects.select_related("recorded_by")),
+            Prefetch("actions", ManagerAction.objects.select_related("by")),
+            Prefetch("notifications", Notification.objects.select_related("recipient")),
+        )
+        .first()
+    )

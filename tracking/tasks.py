@@ -1,0 +1,17 @@
+"""Thin Celery wrappers. Beat runs both on a schedule; nothing here uses ETA or countdown."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import services
+
+
+@shared_task(ignore_result=True)
+def sweep() -> dict:
+    result = services.sweep(now=timezone.now())
+    return {"opened": result.opened, "advanced": result.advanced}
+
+
+@shared_task(ignore_result=True)
+def deliver() -> int:
+    return services.notifications_deliver_due(now=timezone.now())

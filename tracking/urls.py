@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("tracking/now/", views.now_page, name="tracking-now"),
+    path("tracking/visits/<int:pk>/check-in/", views.check_in, name="tracking-check-in"),
+    path("tracking/visits/<int:pk>/help/", views.need_help, name="tracking-need-help"),
+    path("tracking/escalations/<int:pk>/", views.escalation_detail, name="escalation-detail"),
+    path("tracking/escalations/<int:pk>/act/", views.escalation_act, name="escalation-act"),
+]
