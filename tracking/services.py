@@ -259,6 +259,7 @@ def _close(escalation: Escalation, now: datetime, closed_by: str, **fields) -> b
         alerted = (
             Notification.objects.filter(escalation=escalation)
             .exclude(kind=NotificationKind.STAND_DOWN)
+            .order_by()  # a default ordering would defeat distinct()
             .values_list("recipient", "channel")
             .distinct()
         )
