@@ -55,7 +55,7 @@ DEMO_USERS = {
         "Omar",
         "Bell",
         "07123456106",
-        [("childrens", Role.MANAGER), ("youth_justice", Role.MANAGER)],
+        [("childrens", Role.MANAGER), ("school", Role.MANAGER), ("youth_justice", Role.MANAGER)],
     ),
     "casemanager": ("Kim", "Doyle", "07123456107", [("youth_justice", Role.WORKER)]),
     "admin": (

@@ -2,9 +2,9 @@
 
 import json
 import os
-from datetime import timedelta
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from django.urls import reverse

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 
 from homevisits.models import Role
-from tests.factories import HouseholdFactory, assessed_household, member
+from tests.factories import assessed_household, member
 from tracking import selectors, services
 from tracking.models import (
     AttemptResult,

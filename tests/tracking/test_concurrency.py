@@ -1,0 +1,128 @@
+"""Two sweeps at once, on separate database connections: every step happens exactly once."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections
+
+from tracking import services
+from tracking.models import Escalation, EscalationStep, Notification
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="needs PostgreSQL: SQLite serialises all writers, so no race can happen there",
+    ),
+]
+VISITS = 200
+
+
+def run_together(target, *, copies=2):
+    barrier = threading.Barrier(copies)
+    errors = []
+
+    def worker():
+        try:
+            barrier.wait()
+            target()
+        except Exception as error:  # surfaced below: a thread's failure must fail the test
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+
+
+def duplicate_notifications():
+    from django.db.models import Count
+
+    return (
+        Notification.objects.values("escalation", "step", "kind", "recipient", "channel")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .count()
+    )
+
+
+def test_two_concurrent_sweeps_open_and_advance_each_escalation_once(book, now):
+    for index in range(VISITS):
+        book(now - timedelta(seconds=index % 30))
+
+    run_together(lambda: services.sweep(now=now, batch_size=VISITS))
+    assert Escalation.objects.count() == VISITS
+    assert EscalationStep.objects.filter(step=1).count() == VISITS
+
+    later = now + timedelta(minutes=5)
+    run_together(lambda: services.sweep(now=later, batch_size=VISITS))
+    assert EscalationStep.objects.filter(step=2).count() == VISITS
+    assert EscalationStep.objects.count() == 2 * VISITS
+    assert duplicate_notifications() == 0
+    # Each step told the worker (in-app and SMS) and the designated person (in-app) once.
+    assert Notification.objects.count() == 2 * VISITS * 3
+
+
+def test_a_check_in_racing_a_step_leaves_the_escalation_closed_and_stood_down(book, staff, now):
+    from tracking.models import Channel, CheckInKind, NotificationKind
+
+    visits = [book(now) for _ in range(20)]
+    services.sweep(now=now, batch_size=50)
+    later = now + timedelta(minutes=5)
+
+    def check_everyone_in():
+        for visit in visits:
+            services.checkin_record(
+                visit=visit,
+                worker=staff["worker"],
+                recorded_by=staff["worker"],
+                kind=CheckInKind.LEFT_SAFELY,
+                channel=Channel.WEB,
+                now=later,
+            )
+
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def in_thread(target):
+        try:
+            barrier.wait()
+            target()
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=in_thread, args=(check_everyone_in,)),
+        threading.Thread(
+            target=in_thread, args=(lambda: services.sweep(now=later, batch_size=50),)
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+
+    services.sweep(now=now + timedelta(hours=2), batch_size=50)
+    for escalation in Escalation.objects.all():
+        assert escalation.closed_at is not None
+        assert escalation.steps.filter(step__gt=2).count() == 0
+        alerted = set(
+            escalation.notifications.exclude(kind=NotificationKind.STAND_DOWN)
+            .order_by()
+            .values_list("recipient", "channel")
+            .distinct()
+        )
+        stood_down = list(
+            escalation.notifications.filter(kind=NotificationKind.STAND_DOWN).values_list(
+                "recipient", "channel"
+            )
+        )
+        assert sorted(stood_down) == sorted(alerted)  # everyone alerted, once each
