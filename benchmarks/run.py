@@ -20,7 +20,7 @@ def main(selected: list[str]) -> None:
         started = time.perf_counter()
         with test_database():
             for line in module.run():
-                print(f"  {line}")
+                print(f"  {line}", flush=True)
         print(f"  (benchmark took {time.perf_counter() - started:.1f} s)")
 
 

@@ -30,7 +30,6 @@ def send(notification: Notification) -> None:
         logger.info(
             "SMS to %s [%s]: %s", notification.address, notification.reference, notification.body
         )
-        print(f"[SMS to {notification.address}] {notification.body}", flush=True)
 
 
 def _send_email(notification: Notification) -> None:

@@ -112,6 +112,7 @@ def missed_deadlines(*, now: datetime, limit: int) -> list[Visit]:
     visits = (
         monitored(candidates)
         .select_related("team__policy", "lead_worker__staff_profile", "household")
+        .prefetch_related("team__policy__office_hours")
         .order_by("due_at")[:limit]
     )
     return [v for v in visits if v.due_at + v.team.policy.grace_period <= now]

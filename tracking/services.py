@@ -8,12 +8,13 @@ lands first (and the step finds nothing to do) or lands after it (and stands dow
 step alerted).
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from homevisits.models import Role, TeamPolicy
 from homevisits.selectors import has_capability, role_in
@@ -42,6 +43,7 @@ from .models import (
     Step,
 )
 
+logger = logging.getLogger("homevisits.tracking")
 SWEEP_BATCH = 200
 STAND_DOWN_STEP = 0
 
@@ -71,15 +73,44 @@ def next_action_after(*, step: int, policy: TeamPolicy, base: datetime) -> datet
 
 
 def sweep(*, now: datetime, batch_size: int = SWEEP_BATCH) -> SweepResult:
-    """Open escalations for missed deadlines, then take every due step. Safe to run twice."""
-    opened = 0
-    for visit in selectors.missed_deadlines(now=now, limit=batch_size):
-        opened += escalation_open(visit=visit, now=now) is not None
-    advanced = 0
-    for escalation_id, step in selectors.due_escalation_ids(now=now, limit=batch_size):
-        advanced += escalation_advance(escalation_id=escalation_id, from_step=step, now=now)
+    """Open escalations for missed deadlines, then take every due step. Safe to run twice.
+
+    The caller sends the notifications afterwards (tracking.tasks.sweep queues one delivery)."""
+    duties = {}  # who is on duty, per team, at this one instant
+    opened = advanced = 0
+    # One commit per batch, each escalation in its own savepoint: a commit per escalation would
+    # cost a disk flush each, and a savepoint keeps one failing row from blocking the others.
+    missed = selectors.missed_deadlines(now=now, limit=batch_size)
+    try:
+        opened = _open_many(missed, now, duties)
+    except Exception:
+        logger.exception("Opening escalations as a batch failed; opening them one by one")
+        with transaction.atomic():
+            for visit in missed:
+                opened += bool(_isolated(escalation_open, visit=visit, now=now, duties=duties))
+    with transaction.atomic():
+        for escalation_id, step in selectors.due_escalation_ids(now=now, limit=batch_size):
+            advanced += bool(
+                _isolated(
+                    escalation_advance,
+                    escalation_id=escalation_id,
+                    from_step=step,
+                    now=now,
+                    duties=duties,
+                )
+            )
     heartbeat_record(name="sweep", now=now, found=opened + advanced)
     return SweepResult(opened=opened, advanced=advanced)
+
+
+def _isolated(step_function, **kwargs):
+    """Run one escalation's step in a savepoint; if it fails, log it and let the next sweep
+    retry it, rather than let it hold back every other escalation in the batch."""
+    try:
+        return step_function(**kwargs)  # each step function is atomic: a savepoint in here
+    except Exception:
+        logger.exception("Escalation step failed; the next sweep retries it (%s)", kwargs)
+        return None
 
 
 def heartbeat_record(*, name: str, now: datetime, found: int = 0) -> None:
@@ -88,33 +119,89 @@ def heartbeat_record(*, name: str, now: datetime, found: int = 0) -> None:
     )
 
 
-def escalation_open(*, visit: Visit, now: datetime, urgent: bool = False) -> Escalation | None:
+def escalation_open(
+    *, visit: Visit, now: datetime, urgent: bool = False, duties: dict | None = None
+) -> Escalation | None:
     """Start the ladder for the visit's current deadline; None if another caller already did."""
-    policy = visit.team.policy
-    step = Step.MANAGER if urgent else Step.ATTEMPT_1
-    scheduled = now if urgent else visit.due_at + policy.grace_period
     try:
         with transaction.atomic():
-            escalation = Escalation.objects.create(
-                visit=visit,
-                team=visit.team,
-                due_at=now if urgent else visit.due_at,
-                opened_at=now,
-                step=step,
-                urgent=urgent,
-                out_of_hours=not selectors.in_office_hours(team=visit.team, at=scheduled),
-                next_action_at=next_action_after(step=step, policy=policy, base=scheduled),
-            )
-            _take_step(escalation, step, now)
+            escalation = _new_escalation(visit, now, urgent=urgent)
+            escalation.save()
+            _take_step(escalation, escalation.step, now, duty=_duty(visit.team, now, duties))
     except IntegrityError:
         return None  # a concurrent sweep opened it first, or one is already open
     return escalation
 
 
-def escalation_advance(*, escalation_id: int, from_step: int, now: datetime) -> bool:
+def _new_escalation(visit: Visit, now: datetime, *, urgent: bool) -> Escalation:
+    policy = visit.team.policy
+    step = Step.MANAGER if urgent else Step.ATTEMPT_1
+    scheduled = now if urgent else visit.due_at + policy.grace_period
+    return Escalation(
+        visit=visit,
+        team=visit.team,
+        due_at=now if urgent else visit.due_at,
+        opened_at=now,
+        step=step,
+        urgent=urgent,
+        out_of_hours=not selectors.in_office_hours(team=visit.team, at=scheduled),
+        next_action_at=next_action_after(step=step, policy=policy, base=scheduled),
+    )
+
+
+def _open_many(visits: list[Visit], now: datetime, duties: dict) -> int:
+    """Open the ladder for many missed deadlines in three statements. A row that a concurrent
+    sweep inserted first is skipped by the unique constraints (ON CONFLICT DO NOTHING), and
+    only the rows this call inserted get their step record and notifications."""
+    with transaction.atomic():
+        created = _insert_skipping_conflicts(
+            [_new_escalation(v, now, urgent=False) for v in visits]
+        )
+        EscalationStep.objects.bulk_create(
+            EscalationStep(escalation=e, step=e.step, at=now) for e in created
+        )
+        Notification.objects.bulk_create(
+            notification
+            for e in created
+            for notification in _step_notifications(e, e.step, now, _duty(e.team, now, duties))
+        )
+    return len(created)
+
+
+def _insert_skipping_conflicts(escalations: list[Escalation]) -> list[Escalation]:
+    if not escalations:
+        return []
+    fields = [f for f in Escalation._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"INSERT INTO {Escalation._meta.db_table} ({columns}) "
+        f"VALUES {', '.join([row] * len(escalations))} "
+        "ON CONFLICT DO NOTHING RETURNING id, visit_id"
+    )
+    params = [
+        f.get_db_prep_save(getattr(e, f.attname), connection) for e in escalations for f in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        inserted = {visit_id: pk for pk, visit_id in cursor.fetchall()}
+    created = []
+    for escalation in escalations:
+        if escalation.visit_id in inserted:
+            escalation.pk = inserted[escalation.visit_id]
+            escalation._state.adding = False
+            created.append(escalation)
+    return created
+
+
+def escalation_advance(
+    *, escalation_id: int, from_step: int, now: datetime, duties: dict | None = None
+) -> bool:
     """Claim the next step by compare-and-set; True only for the one caller that took it."""
     with transaction.atomic():
-        escalation = Escalation.objects.select_related("team__policy").get(pk=escalation_id)
+        escalation = Escalation.objects.select_related(
+            "team__policy", "visit__lead_worker__staff_profile"
+        ).get(pk=escalation_id)
         if escalation.step != from_step or escalation.next_action_at is None:
             return False
         to_step = from_step + 1
@@ -128,7 +215,7 @@ def escalation_advance(*, escalation_id: int, from_step: int, now: datetime) -> 
         if not claimed:
             return False
         escalation.step = to_step
-        _take_step(escalation, to_step, now)
+        _take_step(escalation, to_step, now, duty=_duty(escalation.team, now, duties))
         return True
 
 
@@ -151,68 +238,63 @@ def _jump_to_manager(escalation: Escalation, now: datetime, *, urgent: bool) -> 
         if not claimed:
             return False
         escalation.refresh_from_db()
-        _take_step(escalation, Step.MANAGER, now)
+        _take_step(escalation, Step.MANAGER, now, duty=_duty(escalation.team, now, None))
+        _deliver_after_commit()
         return True
 
 
 # What each step does
 
 
-def _take_step(escalation: Escalation, step: int, now: datetime) -> None:
+def _duty(team, now: datetime, duties: dict | None) -> selectors.Duty:
+    if duties is None:
+        return selectors.on_duty(team=team, at=now)
+    if team.pk not in duties:
+        duties[team.pk] = selectors.on_duty(team=team, at=now)
+    return duties[team.pk]
+
+
+def _take_step(escalation: Escalation, step: int, now: datetime, *, duty: selectors.Duty) -> None:
     EscalationStep.objects.create(escalation=escalation, step=step, at=now)
-    duty = selectors.on_duty(team=escalation.team, at=now)
-    worker = escalation.visit.lead_worker
+    Notification.objects.bulk_create(_step_notifications(escalation, step, now, duty))
+
+
+def _step_notifications(escalation, step, now, duty) -> list[Notification]:
+    """Who hears of this step, and how: see the ladder table in DESIGN.md."""
+
+    def to(kind, recipient, body, *, sms=False, email=False):
+        return _notifications(escalation, step, kind, recipient, body, now, sms=sms, email=email)
+
     if step <= Step.ATTEMPT_3:
-        body = messages.check_in_prompt(escalation)
-        _queue(escalation, step, NotificationKind.CHECK_IN_PROMPT, worker, body, now, sms=True)
-        out_of_hours = not duty.in_office_hours
+        worker = escalation.visit.lead_worker
+        rows = to(
+            NotificationKind.CHECK_IN_PROMPT, worker, messages.check_in_prompt(escalation), sms=True
+        )
         for person in duty.call_prompt_recipients:
             body = messages.call_prompt(escalation, step)
-            _queue(
-                escalation, step, NotificationKind.CALL_PROMPT, person, body, now, sms=out_of_hours
-            )
-    elif step == Step.MANAGER:
-        manager = duty.alerted_manager
-        if manager is not None:
-            body = messages.manager_alert(escalation)
-            _queue(
-                escalation,
-                step,
-                NotificationKind.MANAGER_ALERT,
-                manager,
-                body,
-                now,
-                sms=True,
-                email=True,
-            )
-    elif step == Step.BACKUP and duty.backup_manager is not None:
+            rows += to(NotificationKind.CALL_PROMPT, person, body, sms=not duty.in_office_hours)
+        return rows
+    if step == Step.MANAGER and duty.alerted_manager is not None:
+        body = messages.manager_alert(escalation)
+        return to(NotificationKind.MANAGER_ALERT, duty.alerted_manager, body, sms=True, email=True)
+    if step == Step.BACKUP and duty.backup_manager is not None:
         body = messages.manager_alert(escalation, backup=True)
-        _queue(
-            escalation,
-            step,
-            NotificationKind.BACKUP_ALERT,
-            duty.backup_manager,
-            body,
-            now,
-            sms=True,
-            email=True,
-        )
-    _deliver_after_commit()
+        return to(NotificationKind.BACKUP_ALERT, duty.backup_manager, body, sms=True, email=True)
+    return []
 
 
-def _queue(escalation, step, kind, recipient, body, now, *, sms=False, email=False) -> None:
+def _notifications(escalation, step, kind, recipient, body, now, *, sms=False, email=False):
     channels = [NotificationChannel.IN_APP]
     if sms:
         channels.append(NotificationChannel.SMS)
     if email:
         channels.append(NotificationChannel.EMAIL)
-    for channel in channels:
-        _queue_one(escalation, step, kind, recipient, body, now, channel)
+    return [_notification(escalation, step, kind, recipient, body, now, c) for c in channels]
 
 
-def _queue_one(escalation, step, kind, recipient, body, now, channel) -> None:
+def _notification(escalation, step, kind, recipient, body, now, channel) -> Notification:
     in_app = channel == NotificationChannel.IN_APP
-    Notification.objects.create(
+    return Notification(
         escalation=escalation,
         step=step,
         kind=kind,
@@ -265,16 +347,11 @@ def _close(escalation: Escalation, now: datetime, closed_by: str, **fields) -> b
         )
         body = messages.stand_down(escalation)
         users = {u.pk: u for u in _users(r for r, _ in alerted)}
-        for recipient_id, channel in alerted:
-            _queue_one(
-                escalation,
-                STAND_DOWN_STEP,
-                NotificationKind.STAND_DOWN,
-                users[recipient_id],
-                body,
-                now,
-                channel,
-            )
+        kind = NotificationKind.STAND_DOWN
+        Notification.objects.bulk_create(
+            _notification(escalation, STAND_DOWN_STEP, kind, users[pk], body, now, channel)
+            for pk, channel in alerted
+        )
         _deliver_after_commit()
         return True
 
@@ -347,6 +424,7 @@ def _react_to_check_in(visit: Visit, kind: str, channel: str, now: datetime) -> 
     if kind == CheckInKind.NEED_HELP:
         if escalation is None:
             escalation_open(visit=visit, now=now, urgent=True)
+            _deliver_after_commit()
         else:
             _jump_to_manager(escalation, now, urgent=True)
         return

@@ -168,8 +168,14 @@ def _not_found() -> Status:
     return _error(404, "No such visit in your teams.")
 
 
-def _forbidden() -> Status:
-    return _error(403, "Only the staff on this visit, the designated person or a manager.")
+def _changeable_visit(user, visit_id: int) -> Visit | Status:
+    """The visit if the user may change it, else the 404 or 403 to answer with."""
+    visit = _visit_or_none(user, visit_id)
+    if visit is None:
+        return _not_found()
+    if not services.may_change(user=user, visit=visit):
+        return _error(403, "Only the staff on this visit, the designated person or a manager.")
+    return visit
 
 
 STAFF_OUTSIDE_TEAMS = {"staff": ["Staff must be in your teams."]}
@@ -232,11 +238,9 @@ def book_visit(request, payload: VisitIn):
 )
 def update_visit(request, visit_id: DatabaseId, payload: VisitPatch):
     user = request.auth
-    visit = _visit_or_none(user, visit_id)
-    if visit is None:
-        return _not_found()
-    if not services.may_change(user=user, visit=visit):
-        return _forbidden()
+    visit = _changeable_visit(user, visit_id)
+    if isinstance(visit, Status):
+        return visit
     changes = payload.dict(exclude_unset=True)
     companions = list(visit.accompanying.all())
     if "accompanying_ids" in changes:
@@ -263,11 +267,9 @@ def update_visit(request, visit_id: DatabaseId, payload: VisitPatch):
 )
 def cancel_visit(request, visit_id: DatabaseId, payload: CancelIn):
     user = request.auth
-    visit = _visit_or_none(user, visit_id)
-    if visit is None:
-        return _not_found()
-    if not services.may_change(user=user, visit=visit):
-        return _forbidden()
+    visit = _changeable_visit(user, visit_id)
+    if isinstance(visit, Status):
+        return visit
     try:
         services.visit_cancel(visit=visit, actor=user, reason=payload.reason, now=timezone.now())
     except ValidationError as error:

@@ -69,3 +69,19 @@ def test_notify_backend_without_an_api_key_fails_naming_the_key():
     )
     assert result.returncode != 0
     assert "NOTIFY_API_KEY must be set" in result.stderr
+
+
+def test_every_setting_read_from_the_environment_is_documented_in_env_example():
+    import re
+
+    read = set(
+        re.findall(
+            r'env\.(?:str|int|bool|list|float|db)\(\s*"([A-Z_]+)"',
+            (PROJECT_DIR / "homevisits" / "settings.py").read_text(),
+        )
+    )
+    documented = set(
+        re.findall(r"^#? ?([A-Z_]+)=", (PROJECT_DIR / ".env.example").read_text(), re.M)
+    )
+    assert read, "the settings read nothing from the environment?"
+    assert read - documented == set()

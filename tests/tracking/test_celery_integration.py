@@ -1,21 +1,17 @@
 """A real Celery worker and beat on Redis and PostgreSQL drive the ladder; flushing Redis
 between steps loses nothing, because the database holds all the state."""
 
-import os
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from tests.support import start_celery_worker_with_beat, stop
 from tracking.models import EscalationStep, Heartbeat
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 DRILL_INTERVAL = timedelta(seconds=6)
 SWEEP_EVERY = 1.0
 
@@ -28,45 +24,13 @@ pytestmark = [
 ]
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def celery_worker_and_beat(tmp_path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "SWEEP_INTERVAL_SECONDS": str(SWEEP_EVERY),
-    }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "homevisits",
-            "worker",
-            "-B",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            f"--schedule={tmp_path / 'beat-schedule'}",
-        ],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    process = start_celery_worker_with_beat(
+        schedule_path=tmp_path / "beat-schedule", sweep_every=SWEEP_EVERY
     )
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop(process)
 
 
 def wait_for(condition, *, timeout, process):

@@ -364,23 +364,28 @@ def test_notification_bodies_name_the_worker_and_link_but_carry_no_household_det
     assert "Worker Tester" in alert
 
 
-def test_a_crash_after_the_claim_loses_nothing_and_the_next_sweep_takes_the_step_once(
-    book, now, monkeypatch
+def test_a_crash_mid_step_loses_nothing_holds_back_no_one_and_is_retried_once(
+    book, now, monkeypatch, caplog
 ):
-    book(now)
-    real_take_step = services._take_step
+    poisoned, healthy = book(now), book(now)
+    real_notifications = services._step_notifications
 
-    def crash(*args, **kwargs):
-        raise RuntimeError("worker killed mid-step")
+    def crash_for_one_visit(escalation, *args):
+        if escalation.visit_id == poisoned.pk:
+            raise RuntimeError("worker killed mid-step")
+        return real_notifications(escalation, *args)
 
-    monkeypatch.setattr(services, "_take_step", crash)
-    with pytest.raises(RuntimeError):
-        services.sweep(now=now)
-    assert not Escalation.objects.exists()  # the claim rolled back with the crash
-    monkeypatch.setattr(services, "_take_step", real_take_step)
+    monkeypatch.setattr(services, "_step_notifications", crash_for_one_visit)
+    services.sweep(now=now)
+    # The crashed step rolled back whole; the other visit's step was not held back by it.
+    assert list(Escalation.objects.values_list("visit", flat=True)) == [healthy.pk]
+    assert "the next sweep retries it" in caplog.text
+
+    monkeypatch.setattr(services, "_step_notifications", real_notifications)
     services.sweep(now=now + SECOND)
     services.sweep(now=now + 2 * SECOND)
-    assert EscalationStep.objects.filter(step=1).count() == 1
+    assert EscalationStep.objects.filter(step=1).count() == 2  # once each
+    assert Notification.objects.filter(escalation__visit=poisoned).count() == 3
 
 
 def test_a_check_in_before_a_step_leaves_it_closed_with_no_later_step(book, staff, now):

@@ -56,3 +56,30 @@ def details(household, worker_with_mobile, now):
         return VisitDetails(**values)
 
     return make
+
+
+@pytest.fixture
+def foreign_visit(other_team, now):
+    """A visit booked in another team, which nobody in `team` may see."""
+    from visits import services
+
+    outsider = member(other_team, Role.WORKER).user
+    household = assessed_household(
+        other_team,
+        author=outsider,
+        manager=member(other_team, Role.MANAGER).user,
+        significant_risk=False,
+        now=now,
+    )
+    return services.visit_book(
+        details=VisitDetails(
+            household=household,
+            lead_worker=outsider,
+            purpose="Their visit",
+            starts_at=now + timedelta(hours=1),
+            ends_at=now + timedelta(hours=2),
+            contact_number="07123456780",
+        ),
+        booked_by=outsider,
+        now=now,
+    ).visit

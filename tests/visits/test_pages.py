@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from homevisits.dates import LONDON, week_start
 from homevisits.models import Role
-from tests.factories import HouseholdFactory, assessed_household, member
+from tests.factories import HouseholdFactory, member
 from visits import services
 from visits.models import Visit
 
@@ -101,30 +101,6 @@ def test_the_risk_partial_shows_nothing_for_another_teams_household(
     foreign = HouseholdFactory(team=other_team)
     response = client.get(reverse("visit-household-risk"), {"household": foreign.pk})
     assert foreign.display_name not in response.content.decode()
-
-
-@pytest.fixture
-def foreign_visit(other_team, now):
-    outsider = member(other_team, Role.WORKER).user
-    household = assessed_household(
-        other_team,
-        author=outsider,
-        manager=member(other_team, Role.MANAGER).user,
-        significant_risk=False,
-        now=now,
-    )
-    return services.visit_book(
-        details=services.VisitDetails(
-            household=household,
-            lead_worker=outsider,
-            purpose="x",
-            starts_at=now + timedelta(hours=1),
-            ends_at=now + timedelta(hours=2),
-            contact_number="07123456780",
-        ),
-        booked_by=outsider,
-        now=now,
-    ).visit
 
 
 @pytest.mark.parametrize("name", ["visit-detail", "visit-edit", "visit-cancel", "visit-outcome"])

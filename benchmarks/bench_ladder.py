@@ -1,0 +1,172 @@
+"""The escalation sweep: idle cost against history, a burst of 1,000 due visits, and end-to-end
+latency through a real beat, worker, Redis and PostgreSQL."""
+
+import logging
+import statistics
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from homevisits.models import Role, StaffProfile
+from tests.factories import TeamFactory, assessed_household, member
+from tests.support import start_celery_worker_with_beat, stop
+from tracking import services
+from tracking.models import Escalation, EscalationStep, Notification
+from visits import services as visit_services
+
+from .harness import summary, timed_ms
+
+
+def run():
+    """Yields each figure as soon as it is measured."""
+    if connection.vendor != "postgresql":
+        yield (
+            "skipped: these figures are for PostgreSQL; run "
+            "DATABASE_URL=postgres://postgres@127.0.0.1:5432/homevisits "
+            "CELERY_BROKER_URL=redis://127.0.0.1:6379/14 make bench"
+        )
+        return
+    logging.getLogger("homevisits.notifications").setLevel(logging.WARNING)
+    world = _world()
+    yield f"database: PostgreSQL {connection.pg_version // 10000}"
+    yield from _idle_sweep_against_history(world)
+    yield from _burst(world)
+    if settings.CELERY_BROKER_URL.startswith("redis"):
+        yield from _end_to_end_latency(world)
+    else:
+        yield "end-to-end latency: skipped (needs CELERY_BROKER_URL=redis://…)"
+
+
+def _world() -> dict:
+    team = TeamFactory()
+    worker = member(team, Role.WORKER).user
+    member(team, Role.DESIGNATED_PERSON)
+    manager = member(team, Role.MANAGER).user
+    StaffProfile.objects.update(mobile="+447123456789")  # everyone reachable by SMS
+    worker.refresh_from_db()
+    now = timezone.now()
+    household = assessed_household(
+        team, author=worker, manager=manager, significant_risk=True, now=now - timedelta(days=1)
+    )
+    return {"team": team, "worker": worker, "household": household}
+
+
+def _book(world, *, due_at, booked_at):
+    return visit_services.visit_book(
+        details=visit_services.VisitDetails(
+            household=world["household"],
+            lead_worker=world["worker"],
+            purpose="Benchmark",
+            starts_at=max(due_at - timedelta(minutes=30), booked_at - timedelta(minutes=10)),
+            ends_at=due_at,
+            after_plan="going_home",
+            hazards_acknowledged=True,
+        ),
+        booked_by=world["worker"],
+        now=booked_at,
+    ).visit
+
+
+def _add_history(world, rows: int) -> None:
+    """Finished visits of the past years, written straight in SQL for speed."""
+    team, household, worker = world["team"], world["household"], world["worker"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO visits_visit (
+                team_id, household_id, lead_worker_id, booked_by_id, purpose, kind, announced,
+                starts_at, ends_at, due_at, left_at, after_plan, contact_number, venue,
+                concern_raised, concern_reason, status, status_reason, rescheduled, outcome_note,
+                case_record_reference, created_at, updated_at, sequence)
+            SELECT %s, %s, %s, %s, 'History', 'planned', true,
+                   t, t + interval '1 hour', t + interval '1 hour', t + interval '1 hour',
+                   'going_home', '', '', false, '', 'completed', '', false, '', '', t, t, 0
+            FROM (SELECT now() - (n * interval '17 minutes') - interval '2 days' AS t
+                  FROM generate_series(1, %s) AS n) AS series
+            """,
+            [team.pk, household.pk, worker.pk, worker.pk, rows],
+        )
+        cursor.execute("ANALYZE visits_visit")
+
+
+def _idle_sweep_against_history(world) -> list[str]:
+    lines, medians = [], {}
+    total = 0
+    for target in (1_000, 1_000_000):
+        _add_history(world, target - total)
+        total = target
+        now = timezone.now()
+        samples = timed_ms(lambda now=now: services.sweep(now=now), repeat=300, warmup=20)
+        medians[target] = statistics.median(samples)
+        lines.append(f"idle sweep, {target:>9,} historic visits: {summary(samples)}")
+    ratio = medians[1_000_000] / medians[1_000]
+    lines.append(f"idle sweep ratio 1,000,000 / 1,000 rows: {ratio:.2f} (goal ≤ 1.5)")
+    with connection.cursor() as cursor:  # the ORM's cascade would walk a million rows
+        cursor.execute("DELETE FROM visits_visit WHERE purpose = 'History'")
+    return lines
+
+
+def _burst(world, count: int = 1_000) -> list[str]:
+    now = timezone.now()
+    for _ in range(count):
+        _book(world, due_at=now, booked_at=now - timedelta(hours=1))
+    started = time.perf_counter()
+    while services.sweep(now=now).found_work:
+        pass
+    queued = time.perf_counter() - started
+    steps = EscalationStep.objects.filter(step=1, escalation__visit__purpose="Benchmark").count()
+    started = time.perf_counter()
+    while services.notifications_deliver_due(now=now, limit=500):
+        pass
+    delivered = time.perf_counter() - started
+    pending = Notification.objects.exclude(status="sent").count()
+    # Close the burst's ladders so that they do not load the end-to-end run that follows.
+    Escalation.objects.filter(closed_at__isnull=True).update(closed_at=now, next_action_at=None)
+    return [
+        f"burst of {count:,} due visits: {steps:,} step-1 records and their outbox rows in "
+        f"{queued:.2f} s = {steps / queued:,.0f} steps/s (goal ≥ 500)",
+        f"  all {Notification.objects.exclude(channel='in_app').count():,} SMS delivered by the "
+        f"console backend in {delivered:.2f} s; {pending} left undelivered",
+    ]
+
+
+def _end_to_end_latency(world, count: int = 200, spread_seconds: int = 150):
+    # Far enough ahead that booking them all and starting the worker finish first.
+    start = timezone.now() + timedelta(seconds=60)
+    visits = [
+        _book(
+            world,
+            due_at=start + timedelta(seconds=i * spread_seconds / count),
+            booked_at=timezone.now(),
+        )
+        for i in range(count)
+    ]
+    assert timezone.now() < start - timedelta(seconds=20), "booking took too long"
+    process = start_celery_worker_with_beat(
+        schedule_path="/tmp/homevisits-bench-beat", sweep_every=2.0, quiet=True
+    )
+    try:
+        deadline = time.monotonic() + spread_seconds + 120
+        ids = [v.pk for v in visits]
+        while time.monotonic() < deadline:
+            done = EscalationStep.objects.filter(step=1, escalation__visit_id__in=ids).count()
+            if done == count:
+                break
+            time.sleep(1)
+    finally:
+        stop(process)
+    latencies = sorted(
+        (step.at - step.escalation.visit.due_at).total_seconds()
+        for step in EscalationStep.objects.filter(
+            step=1, escalation__visit_id__in=ids
+        ).select_related("escalation__visit")
+    )
+    p99 = latencies[max(0, round(0.99 * len(latencies)) - 1)]
+    return [
+        f"end to end, {len(latencies)} of {count} visits due over {spread_seconds} s, "
+        f"beat every 2 s: p50={statistics.median(latencies):.2f} s p99={p99:.2f} s "
+        f"max={latencies[-1]:.2f} s (goal p99 ≤ 3 s)"
+    ]
