@@ -3,6 +3,7 @@
 Benchmarks print figures; they never pass or fail on time.
 """
 
+import logging
 import os
 import statistics
 import time
@@ -13,6 +14,9 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "homevisits.settings")
 os.environ.setdefault("DEBUG", "true")
 django.setup()
+# Benchmarks print figures; the app's own request and login logs would drown them.
+for noisy in ("axes", "django.request", "homevisits.notifications"):
+    logging.getLogger(noisy).setLevel(logging.ERROR)
 
 from django.test.utils import (  # noqa: E402  (needs django.setup first)
     setup_databases,

@@ -4,14 +4,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from homevisits.dates import london_day_bounds
 from homevisits.models import Role, Team
+from homevisits.selectors import teams_where
 from riskassess.selectors import flagged
 from visits.models import OPEN_STATUSES, Visit
+from visits.selectors import involving, visits_for
 
-from .models import DeliveryStatus, DutyRota, Escalation, Heartbeat, Notification
+from .models import (
+    ContactAttempt,
+    DeliveryStatus,
+    DutyRota,
+    Escalation,
+    Heartbeat,
+    ManagerAction,
+    Notification,
+)
 
 # Out of hours before noon belongs to the previous day's duty (the night that ran into it).
 NIGHT_ENDS = time(12, 0)
@@ -158,9 +169,6 @@ def sweep_heartbeat_age(*, now: datetime) -> timedelta | None:
 def current_or_next_visit(*, user, now: datetime) -> Visit | None:
     """For the worker's phone: the visit under way, else the next one today, else the latest
     one today that they have not yet left."""
-    from homevisits.dates import london_day_bounds
-    from visits.selectors import involving, visits_for
-
     _, day_end = london_day_bounds(timezone.localdate(now))
     today = (
         visits_for(user=user)
@@ -182,12 +190,6 @@ def latest_check_in(*, visit: Visit):
 
 def escalation_for(*, user, pk: int) -> Escalation | None:
     """An escalation in a team where the user is designated person or manager."""
-    from django.db.models import Prefetch
-
-    from homevisits.selectors import teams_where
-
-    from .models import ContactAttempt, ManagerAction
-
     return (
         Escalation.objects.filter(pk=pk, team__in=teams_where(user=user, capability="watch_board"))
         .select_related("visit__household", "visit__lead_worker__staff_profile", "team__policy")

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 
 from homevisits.models import Role, TeamPolicy
 from homevisits.selectors import has_capability, role_in
@@ -357,8 +359,6 @@ def _close(escalation: Escalation, now: datetime, closed_by: str, **fields) -> b
 
 
 def _users(ids):
-    from django.contrib.auth import get_user_model
-
     return get_user_model().objects.filter(pk__in=set(ids)).select_related("staff_profile")
 
 
@@ -549,8 +549,6 @@ def notifications_deliver_due(*, now: datetime, limit: int = 100) -> int:
 
 
 def _lease(notification_id: int, now: datetime) -> Notification | None:
-    from django.db.models import F, Q
-
     lease = timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
     claimed = (
         Notification.objects.filter(pk=notification_id)
