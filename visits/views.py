@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -27,8 +27,9 @@ from .models import Visit
 
 
 def _day_param(request, name="day"):
+    """The day asked for in the query string (YYYY-MM-DD), or today in London."""
     try:
-        return timezone.datetime.fromisoformat(request.GET[name]).date()
+        return date.fromisoformat(request.GET[name])
     except (KeyError, ValueError):
         return timezone.localdate()
 

@@ -176,3 +176,10 @@ def test_team_calendar_runs_a_fixed_number_of_queries(
         response = client.get(reverse("team-calendar", args=[team.slug]), {"day": day})
     rows = {row.worker: row.visits for row in response.context["rows"]}
     assert len(rows[worker_with_mobile]) == count
+
+
+def test_a_bad_day_in_the_address_shows_today_instead_of_failing(client, worker_with_mobile):
+    client.force_login(worker_with_mobile)
+    response = client.get(reverse("my-day"), {"day": "not-a-date"})
+    assert response.status_code == 200
+    assert response.context["day"] == timezone.localdate()
