@@ -4,7 +4,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+)
 from django.utils import timezone
 
 from homevisits.dates import london_day_bounds
@@ -15,6 +25,7 @@ from visits.models import OPEN_STATUSES, Visit
 from visits.selectors import involving, visits_for
 
 from .models import (
+    CheckIn,
     ContactAttempt,
     DeliveryStatus,
     DutyRota,
@@ -201,3 +212,147 @@ def escalation_for(*, user, pk: int) -> Escalation | None:
         )
         .first()
     )
+
+
+# The tracking board
+
+
+class Group:
+    """Board groups, most urgent first."""
+
+    NEED_HELP = 0
+    MANAGER_ALERTED = 1
+    LADDER = 2
+    DUE_SOON = 3
+    IN_PROGRESS = 4
+    UPCOMING = 5
+    CLOSED = 6
+    NOT_MONITORED = 7
+    LABELS = {
+        NEED_HELP: "I need help",
+        MANAGER_ALERTED: "Manager alerted",
+        LADDER: "Not checked in: call them",
+        DUE_SOON: "Due within 15 minutes",
+        IN_PROGRESS: "In progress",
+        UPCOMING: "Upcoming",
+        CLOSED: "Closed",
+        NOT_MONITORED: "Not monitored, finished",
+    }
+
+
+DUE_SOON = timedelta(minutes=15)
+
+
+@dataclass
+class BoardRow:
+    visit: Visit
+    group: int
+    escalation: Escalation | None
+    latest_check_in: object
+    failed_channels: list
+
+    @property
+    def group_label(self) -> str:
+        return Group.LABELS[self.group]
+
+
+def _group(visit, escalation, now) -> int:
+    if escalation is not None and escalation.urgent:
+        return Group.NEED_HELP
+    if escalation is not None and escalation.step >= 4:
+        return Group.MANAGER_ALERTED
+    if escalation is not None:
+        return Group.LADDER
+    finished = visit.left_at is not None or visit.status not in OPEN_STATUSES
+    if finished:
+        return (
+            Group.CLOSED
+            if visit.is_monitored or visit.status == "cancelled"
+            else Group.NOT_MONITORED
+        )
+    if visit.due_at - now <= DUE_SOON:
+        return Group.DUE_SOON
+    if visit.starts_at <= now:
+        return Group.IN_PROGRESS
+    return Group.UPCOMING
+
+
+def board_rows(*, teams, day, now: datetime) -> list[BoardRow]:
+    """Today's visits for the teams, most urgent first, in a fixed number of queries."""
+    start, end = london_day_bounds(day)
+    visits = list(
+        monitored_flag(
+            Visit.objects.filter(team__in=teams, starts_at__gte=start, starts_at__lt=end)
+        )
+        .select_related("household", "lead_worker", "team")
+        .prefetch_related("accompanying")
+        .order_by("due_at", "pk")
+    )
+    ids = [v.pk for v in visits]
+    open_escalations = {
+        e.visit_id: e for e in Escalation.objects.filter(visit_id__in=ids, closed_at__isnull=True)
+    }
+    latest = {}
+    for check_in in CheckIn.objects.filter(visit_id__in=ids).order_by("at", "pk"):
+        latest[check_in.visit_id] = check_in
+    failed = {}
+    for visit_id, channel in (
+        Notification.objects.filter(
+            escalation__visit_id__in=ids,
+            escalation__closed_at__isnull=True,
+            status=DeliveryStatus.FAILED,
+        )
+        .values_list("escalation__visit_id", "channel")
+        .distinct()
+        .order_by()
+    ):
+        failed.setdefault(visit_id, []).append(channel)
+    rows = [
+        BoardRow(
+            visit=v,
+            group=_group(v, open_escalations.get(v.pk), now),
+            escalation=open_escalations.get(v.pk),
+            latest_check_in=latest.get(v.pk),
+            failed_channels=failed.get(v.pk, []),
+        )
+        for v in visits
+    ]
+    return sorted(rows, key=lambda row: row.group)
+
+
+def monitored_flag(visits: QuerySet) -> QuerySet:
+    """Annotate is_monitored and is_high_risk, as the ladder decides them."""
+    return visits.annotate(
+        household_flagged=flagged(OuterRef("household")),
+        is_high_risk=ExpressionWrapper(
+            Q(household_flagged=True) | Q(concern_raised=True), output_field=BooleanField()
+        ),
+        is_monitored=ExpressionWrapper(
+            Q(household_flagged=True)
+            | Q(concern_raised=True)
+            | Q(team__policy__monitor_all_visits=True),
+            output_field=BooleanField(),
+        ),
+    )
+
+
+def board_version(*, teams, day, now: datetime) -> str:
+    """Changes whenever anything on the board could: the ETag for the board's 304s."""
+    start, end = london_day_bounds(day)
+    visits = Visit.objects.filter(team__in=teams, starts_at__gte=start, starts_at__lt=end)
+    seen = visits.aggregate(
+        n=Count("pk", distinct=True), changed=Max("updated_at"), check_in=Max("check_ins__pk")
+    )
+    ladder = Escalation.objects.filter(visit__in=visits).aggregate(
+        n=Count("pk", distinct=True),
+        step=Max("steps__pk"),
+        closed=Max("closed_at"),
+        acknowledged=Max("acknowledged_at"),
+        failed=Count(
+            "notifications",
+            filter=Q(notifications__status=DeliveryStatus.FAILED),
+            distinct=True,
+        ),
+    )
+    minute = int(now.timestamp() // 60)  # "due within 15 minutes" moves with the clock
+    return f"{seen}|{ladder}|{minute}"

@@ -1,12 +1,14 @@
+import hashlib
 from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponseNotModified
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from homevisits.selectors import teams_where
 from visits.selectors import visits_for
 
 from . import selectors, services
@@ -131,3 +133,83 @@ def escalation_act(request, pk):
     else:
         messages.success(request, "Recorded.")
     return redirect("escalation-detail", pk=escalation.pk)
+
+
+def _board_teams(request):
+    teams = teams_where(user=request.user, capability="watch_board").select_related("policy")
+    if not teams.exists():
+        raise PermissionDenied("The tracking board is for the designated person and managers.")
+    slug = request.GET.get("team")
+    if slug:
+        teams = teams.filter(slug=slug)
+        if not teams.exists():
+            raise Http404("No such team among yours.")
+    return teams
+
+
+def board(request):
+    teams = _board_teams(request)
+    now = timezone.now()
+    return render(
+        request,
+        "tracking/board.html",
+        {
+            "teams": teams,
+            "duties": [(team, selectors.on_duty(team=team, at=now)) for team in teams],
+            "team_filter": request.GET.get("team", ""),
+            **_board_context(teams, now),
+        },
+    )
+
+
+def board_rows(request):
+    """The HTMX partial, polled every few seconds; 304 when nothing has changed."""
+    teams = _board_teams(request)
+    now = timezone.now()
+    etag = (
+        '"'
+        + hashlib.sha256(
+            selectors.board_version(teams=teams, day=timezone.localdate(now), now=now).encode()
+        ).hexdigest()[:32]
+        + '"'
+    )
+    if request.headers.get("If-None-Match") == etag:
+        response = HttpResponseNotModified()
+    else:
+        response = render(request, "tracking/partials/board_rows.html", _board_context(teams, now))
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _board_context(teams, now) -> dict:
+    rows = selectors.board_rows(teams=teams, day=timezone.localdate(now), now=now)
+    groups = {}
+    for row in rows:
+        groups.setdefault(row.group_label, []).append(row)
+    alarms = sum(1 for row in rows if row.group <= selectors.Group.LADDER)
+    return {"groups": groups.items(), "alarms": alarms, "now": now}
+
+
+@require_POST
+def phone_in(request, pk):
+    """The designated person records a worker's phone call: left safely."""
+    visit = visits_for(user=request.user).filter(pk=pk).select_related("team__policy").first()
+    if visit is None:
+        raise Http404("No such visit in your teams.")
+    try:
+        services.checkin_record(
+            visit=visit,
+            worker=visit.lead_worker,
+            recorded_by=request.user,
+            kind=CheckInKind.LEFT_SAFELY,
+            channel=Channel.PHONE_IN,
+            now=timezone.now(),
+        )
+    except (ValidationError, PermissionDenied) as error:
+        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+    else:
+        messages.success(
+            request, f"Phone-in recorded: {visit.lead_worker.get_full_name()} left safely."
+        )
+    return redirect("tracking-board")
