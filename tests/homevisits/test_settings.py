@@ -85,3 +85,18 @@ def test_every_setting_read_from_the_environment_is_documented_in_env_example():
     )
     assert read, "the settings read nothing from the environment?"
     assert read - documented == set()
+
+
+def test_a_bare_checkout_runs_manage_py_with_development_defaults():
+    if (PROJECT_DIR / ".env").exists():
+        pytest.skip("this checkout has a .env, so it is configured on purpose")
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "ENV_FILE", "SECRET_KEY"}}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
