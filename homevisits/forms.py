@@ -1,4 +1,5 @@
 from django import forms
+from django.core.exceptions import ValidationError
 
 from .models import OfficeHours, TeamPolicy, Weekday
 
@@ -81,3 +82,19 @@ def office_hours_initial(policy: TeamPolicy) -> list[dict]:
             }
         )
     return rows
+
+
+def show_service_error(form, error: ValidationError, field_names: dict | None = None) -> None:
+    """Show a service's ValidationError on the form: under its field where the form has one
+    (`field_names` maps service names to form names), otherwise at the top of the form."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for key, messages in error.message_dict.items():
+        name = (field_names or {}).get(key, key)
+        form.add_error(name if name in form.fields else None, messages)
+
+
+def error_text(error: Exception) -> str:
+    """A ValidationError's or PermissionDenied's message, as one sentence for a flash message."""
+    return " ".join(getattr(error, "messages", [str(error)]))

@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from homevisits.forms import show_service_error
 from homevisits.selectors import has_capability, teams_where
 
 from . import selectors, services
@@ -171,18 +172,10 @@ def _save_and_maybe_submit(request, assessment, form, hazards) -> bool:
             messages.success(request, "Draft saved.")
         return True
     except ValidationError as error:
-        _add_errors(form, error)
+        show_service_error(form, error)
         if "submit" in request.POST:
             messages.error(request, "Saved as a draft, but not submitted: see the fields marked.")
         return False
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, messages_ in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages_)
 
 
 def assessment_detail(request, pk):

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from homevisits.forms import error_text
 from homevisits.selectors import teams_where
 from visits.selectors import visits_for
 
@@ -67,7 +68,7 @@ def check_in(request, pk):
             new_end=new_end,
         )
     except (ValidationError, PermissionDenied) as error:
-        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        messages.error(request, error_text(error))
     else:
         messages.success(request, CONFIRMATIONS[kind])
     return redirect("tracking-now")
@@ -87,7 +88,7 @@ def need_help(request, pk):
                 now=timezone.now(),
             )
         except (ValidationError, PermissionDenied) as error:
-            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+            messages.error(request, error_text(error))
             return redirect("tracking-now")
         return render(request, "tracking/help_sent.html", {"visit": visit})
     return render(request, "tracking/need_help.html", {"visit": visit})
@@ -129,7 +130,7 @@ def escalation_act(request, pk):
         else:
             raise ValidationError("Unknown action.")
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        messages.error(request, error_text(error))
     else:
         messages.success(request, "Recorded.")
     return redirect("escalation-detail", pk=escalation.pk)
@@ -207,7 +208,7 @@ def phone_in(request, pk):
             now=timezone.now(),
         )
     except (ValidationError, PermissionDenied) as error:
-        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        messages.error(request, error_text(error))
     else:
         messages.success(
             request, f"Phone-in recorded: {visit.lead_worker.get_full_name()} left safely."

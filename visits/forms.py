@@ -114,11 +114,6 @@ class VisitForm(forms.Form):
             hazards_acknowledged=data["hazards_acknowledged"],
         )
 
-    def add_service_errors(self, errors: dict) -> None:
-        for key, messages in errors.items():
-            name = FIELD_FOR_ERROR.get(key, key)
-            self.add_error(name if name in self.fields else None, messages)
-
 
 def _london(day, clock: time) -> datetime:
     return datetime.combine(day, clock, tzinfo=LONDON)

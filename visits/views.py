@@ -10,12 +10,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from homevisits.dates import london_day_bounds, week_start
+from homevisits.forms import error_text, show_service_error
 from homevisits.selectors import teams_where
 from riskassess import selectors as risk_selectors
 from riskassess.selectors import households_for
 
 from . import ics, selectors, services
 from .forms import (
+    FIELD_FOR_ERROR,
     CancelForm,
     OutcomeForm,
     TokenNameForm,
@@ -122,7 +124,7 @@ def visit_book(request):
                 details=form.details(), booked_by=request.user, now=timezone.now()
             )
         except ValidationError as error:
-            form.add_service_errors(error.message_dict)
+            show_service_error(form, error, FIELD_FOR_ERROR)
         else:
             messages.success(request, "Visit booked.")
             for warning in result.warnings:
@@ -209,10 +211,7 @@ def visit_edit(request, pk):
                 visit=visit, details=form.details(), actor=request.user, now=timezone.now()
             )
         except ValidationError as error:
-            if hasattr(error, "error_dict"):
-                form.add_service_errors(error.message_dict)
-            else:
-                form.add_error(None, error)
+            show_service_error(form, error, FIELD_FOR_ERROR)
         else:
             messages.success(request, "Visit updated.")
             for warning in result.warnings:
@@ -234,7 +233,7 @@ def visit_cancel(request, pk):
                 now=timezone.now(),
             )
         except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
+            messages.error(request, error_text(error))
         else:
             messages.success(
                 request, "Visit cancelled. The designated person sees it on the board."
@@ -255,11 +254,7 @@ def visit_outcome(request, pk):
                 visit=visit, actor=request.user, now=timezone.now(), **form.cleaned_data
             )
         except ValidationError as error:
-            if hasattr(error, "error_dict"):
-                for field, errors in error.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                form.add_error(None, error)
+            show_service_error(form, error)
         else:
             messages.success(request, "Outcome recorded.")
             return redirect("visit-detail", pk=visit.pk)
