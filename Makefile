@@ -15,6 +15,11 @@ $(BIN)/activate: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(BIN)/activate
 
+# axe-core, injected into pages by the accessibility tests; only needed by `make test`.
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 install: $(BIN)/activate
 
 run: install
@@ -27,7 +32,7 @@ run: install
 	@echo
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)
 
-test: install
+test: install node_modules/axe-core/axe.min.js
 	$(BIN)/pytest
 
 bench: install

@@ -30,12 +30,22 @@ from django.test.utils import (  # noqa: E402  (needs django.setup first)
 def test_database():
     """A fresh test database (test_<name> on PostgreSQL, in-memory on SQLite), removed after."""
     setup_test_environment()
+    _measure_templates_as_production_renders_them()
     old_config = setup_databases(verbosity=0, interactive=False)
     try:
         yield
     finally:
         teardown_databases(old_config, verbosity=0)
         teardown_test_environment()
+
+
+def _measure_templates_as_production_renders_them():
+    """The test environment wraps every template render in a signal for assertions; that
+    costs a third of a big page's time, so benchmarks put the plain renderer back."""
+    from django.template import Template
+    from django.test.utils import _TestState
+
+    Template._render = _TestState.saved_data.template_render
 
 
 def timed_ms(action, *, repeat: int, warmup: int = 3) -> list[float]:

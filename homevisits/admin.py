@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Membership, OfficeHours, StaffProfile, Team, TeamPolicy
+from .models import AuditEvent, Membership, OfficeHours, StaffProfile, Team, TeamPolicy
 
 
 class TeamPolicyInline(admin.StackedInline):
@@ -64,3 +64,21 @@ class StaffProfileAdmin(admin.ModelAdmin):
         "user__last_name",
         "vehicle_registration",
     ]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is append-only."""
+
+    list_display = ["at", "actor", "action", "subject", "team", "object_reference"]
+    list_filter = ["action", "team"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

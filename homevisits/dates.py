@@ -22,3 +22,13 @@ def london_day_bounds(day: date) -> tuple[datetime, datetime]:
 def week_start(day: date) -> date:
     """The Monday of the week containing `day`."""
     return day - timedelta(days=day.weekday())
+
+
+def london_clock(moment: datetime, seconds: bool = False) -> str:
+    """A time of day in London: 14:05, or 14:05:30."""
+    return moment.astimezone(LONDON).strftime("%H:%M:%S" if seconds else "%H:%M")
+
+
+def london_datetime(day: date, clock: time) -> datetime:
+    """A wall-clock time on a London calendar day, as an aware UTC instant."""
+    return datetime.combine(day, clock, tzinfo=LONDON).astimezone(UTC)

@@ -18,6 +18,7 @@ DEMO_TEAMS = {
         "kind": TeamKind.CHILDRENS_SERVICES,
         "case_record_system": CaseRecordSystem.MOSAIC,
         "emergency_phone": "01134960001",
+        "phone_in_interval": timedelta(hours=2),  # days out: phone in every two hours
     },
     "school": {
         "name": "Oakfield School Partnership",
@@ -37,6 +38,12 @@ DEMO_TEAMS = {
 # username: (first, last, mobile, [(team key, role), …])
 DEMO_USERS = {
     "worker": ("Sam", "Okafor", "07123456101", [("childrens", Role.WORKER)]),
+    # Colleagues of Sam's, so that the tracking board has someone in every state.
+    "priya": ("Priya", "Nair", "07123456111", [("childrens", Role.WORKER)]),
+    "leon": ("Leon", "Carter", "07123456112", [("childrens", Role.WORKER)]),
+    "ruth": ("Ruth", "Adeyemi", "07123456113", [("childrens", Role.WORKER)]),
+    "ben": ("Ben", "Walsh", "07123456114", [("childrens", Role.WORKER)]),
+    "nia": ("Nia", "Roberts", "07123456115", [("childrens", Role.WORKER)]),
     "volunteer": ("Val", "Hughes", "07123456102", [("school", Role.VOLUNTEER)]),
     "teacher": ("Tom", "Reid", "07123456103", [("school", Role.WORKER)]),
     "duty": (

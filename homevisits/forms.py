@@ -14,6 +14,8 @@ class TeamPolicyForm(forms.ModelForm):
             "attempt_interval",
             "manager_escalation_delay",
             "backup_escalation_delay",
+            "phone_in_interval",
+            "interval_for_everyone",
             "monitor_all_visits",
             "pairs_only",
             "case_record_system",
@@ -31,6 +33,7 @@ class TeamPolicyForm(forms.ModelForm):
         for name in ("grace_period", "attempt_interval", "manager_escalation_delay"):
             self.fields[name].help_text += " " + DURATION_HELP
         self.fields["backup_escalation_delay"].help_text += " " + DURATION_HELP
+        self.fields["phone_in_interval"].help_text += " " + DURATION_HELP
 
 
 TIME_INPUT = forms.TimeInput(attrs={"type": "time", "class": "form-control"}, format="%H:%M")

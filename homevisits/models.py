@@ -80,6 +80,19 @@ class TeamPolicy(models.Model):
         help_text="Time without acknowledgement before the backup manager is alerted.",
     )
 
+    # Days out: staff away from the office phone in at this interval, between visits too.
+    phone_in_interval = models.DurationField(
+        null=True,
+        blank=True,
+        validators=[_positive_duration],
+        help_text="How often staff out on visits phone in. Leave empty for no interval check-ins.",
+    )
+    interval_for_everyone = models.BooleanField(
+        default=False,
+        help_text="Interval check-ins for everyone out on visits, not only those with a "
+        "high-risk visit that day.",
+    )
+
     monitor_all_visits = models.BooleanField(
         default=False, help_text="Watch every visit, not only high-risk ones."
     )
@@ -112,6 +125,10 @@ class TeamPolicy(models.Model):
                 & Q(manager_escalation_delay__gt=timedelta(0))
                 & Q(backup_escalation_delay__gt=timedelta(0)),
                 name="policy_ladder_durations_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(phone_in_interval__isnull=True) | Q(phone_in_interval__gt=timedelta(0)),
+                name="policy_phone_in_interval_positive",
             ),
         ]
 
@@ -220,3 +237,61 @@ class StaffProfile(models.Model):
     @property
     def mobile_display(self) -> str:
         return display_uk_phone(self.mobile)
+
+    @property
+    def next_of_kin_phone_display(self) -> str:
+        return display_uk_phone(self.next_of_kin_phone)
+
+
+class AuditAction(models.TextChoices):
+    VIEWED_ESCALATION = "viewed_escalation", "Viewed an escalation"
+    REVEALED_EMERGENCY_DETAILS = "revealed_emergency", "Revealed emergency details"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditLogIsAppendOnly()
+
+    def delete(self):
+        raise AuditLogIsAppendOnly()
+
+
+class AuditLogIsAppendOnly(Exception):
+    def __init__(self):
+        super().__init__("The audit log is append-only: entries are never changed or removed.")
+
+
+class AuditEvent(models.Model):
+    """Who looked at sensitive information, and when. Rows are only ever added: the model refuses
+    changes and deletions, and on PostgreSQL a trigger refuses them too."""
+
+    at = models.DateTimeField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=20, choices=AuditAction.choices)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Whose details were seen.",
+    )
+    object_reference = models.CharField(max_length=40, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["team", "-at"])]
+
+    def __str__(self):
+        return f"{self.actor} {self.get_action_display().lower()} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AuditLogIsAppendOnly()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditLogIsAppendOnly()

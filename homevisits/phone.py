@@ -1,5 +1,7 @@
 """UK phone numbers: validated with Google's libphonenumber, stored in E.164 (+447123456789)."""
 
+import functools
+
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -18,8 +20,10 @@ def normalise_uk_phone(value: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=4096)
 def display_uk_phone(e164: str) -> str:
-    """Format a stored number the way people in the UK write it: 07123 456789."""
+    """Format a stored number the way people in the UK write it: 07123 456789. Cached: the
+    tracking board shows hundreds of numbers every few seconds, mostly the same few."""
     if not e164:
         return ""
     parsed = phonenumbers.parse(e164, "GB")

@@ -1,11 +1,14 @@
 """Writes to the organisation: creating teams with their policy, and giving people roles."""
 
+from datetime import datetime
+
 from django.db import transaction
 from django.utils.text import slugify
 
 from .models import (
     DEFAULT_OFFICE_CLOSES,
     DEFAULT_OFFICE_OPENS,
+    AuditEvent,
     Membership,
     OfficeHours,
     Role,
@@ -69,3 +72,17 @@ def team_policy_update(*, policy: TeamPolicy, changes: dict, open_days: dict) ->
         for day, (opens, closes) in sorted(open_days.items())
     )
     return policy
+
+
+def audit_record(
+    *, actor, action: str, team: Team, now: datetime, subject=None, object_reference: str = ""
+) -> AuditEvent:
+    """Write one line to the append-only audit log."""
+    return AuditEvent.objects.create(
+        at=now,
+        actor=actor,
+        action=action,
+        team=team,
+        subject=subject,
+        object_reference=object_reference[:40],
+    )

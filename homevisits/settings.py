@@ -96,6 +96,8 @@ NAVIGATION_EXTENSIONS = [
     "visits.navigation.nav_items",
     "riskassess.navigation.nav_items",
 ]
+# Panels that higher apps add to the home page: callables returning {"template", ...} or None.
+HOME_PANELS = ["tracking.navigation.home_panel"]
 WSGI_APPLICATION = "homevisits.wsgi.application"
 
 TEMPLATES = [
@@ -111,6 +113,13 @@ TEMPLATES = [
                 "homevisits.context_processors.navigation",
             ],
         },
+    },
+    {
+        # Only for templates that render hundreds of rows every few seconds: see jinja2.py.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "homevisits.jinja2.environment"},
     },
 ]
 

@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -13,12 +15,18 @@ from .forms import OfficeHoursFormSet, TeamPolicyForm, office_hours_initial
 
 def home(request):
     memberships = request_memberships(request)
+    capabilities = selectors.capabilities_for(memberships=memberships)
+    panels = [
+        import_string(dotted_path)(request=request, capabilities=capabilities)
+        for dotted_path in settings.HOME_PANELS
+    ]
     return render(
         request,
         "homevisits/home.html",
         {
             "memberships": memberships,
-            "capabilities": selectors.capabilities_for(memberships=memberships),
+            "capabilities": capabilities,
+            "panels": [panel for panel in panels if panel],
         },
     )
 

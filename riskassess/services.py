@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from homevisits.dates import add_months
 from homevisits.models import Role, Team
+from homevisits.people import person_name
 from homevisits.postcode import normalise_postcode
 from homevisits.selectors import role_in
 
@@ -264,7 +265,7 @@ def _expect_submitted(assessment: RiskAssessment) -> None:
     if assessment.status == AssessmentStatus.SUBMITTED:
         return
     if assessment.decided_by is not None:
-        who = assessment.decided_by.get_full_name() or assessment.decided_by.get_username()
+        who = person_name(assessment.decided_by)
         raise AlreadyDecided(
             f"Already {assessment.get_status_display().lower()} by {who} at "
             f"{_london_time(assessment.decided_at)}. Nothing was changed."

@@ -1,3 +1,5 @@
+import itertools
+
 import factory
 from django.contrib.auth import get_user_model
 
@@ -83,3 +85,30 @@ def assessed_household(team, *, author, manager, significant_risk, now, **househ
     services.risk_assessment_submit(assessment=draft, actor=author, now=now)
     services.risk_assessment_sign_off(assessment=draft, manager=manager, now=now)
     return household
+
+
+def supervised_case(team, *, household, case_manager, actor=None, reviews=(), **fields):
+    """A youth justice case opened through the service, like the case form does."""
+    from datetime import date
+
+    from visits import services
+
+    values = {
+        "reference": f"YJ-{next(_case_numbers)}",
+        "household": household,
+        "case_manager": case_manager,
+        "order_type": "bail",
+        "rosh": "low",
+        "saw": "low",
+        "assessment_starts_on": date(2026, 1, 5),
+    }
+    values.update(fields)
+    return services.case_open(
+        team=team,
+        details=services.CaseDetails(**values),
+        actor=actor or case_manager,
+        review_dates=tuple(reviews),
+    )
+
+
+_case_numbers = itertools.count(1000)

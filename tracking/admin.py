@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from .models import CheckIn, DutyRota, Escalation, Heartbeat, Notification
+from .models import (
+    CheckIn,
+    DayOutInterval,
+    DutyEnd,
+    DutyRota,
+    Escalation,
+    Handover,
+    Heartbeat,
+    Notification,
+)
 
 
 @admin.register(DutyRota)
@@ -26,13 +35,33 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Escalation)
 class EscalationAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "visit", "team", "step", "urgent", "opened_at", "closed_at", "closed_by"]
-    list_filter = ["team", "urgent", "closed_by"]
+    list_display = [
+        "pk",
+        "cause",
+        "worker",
+        "visit",
+        "team",
+        "step",
+        "urgent",
+        "opened_at",
+        "closed_at",
+        "closed_by",
+    ]
+    list_filter = ["cause", "team", "urgent", "closed_by"]
 
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "escalation", "kind", "recipient", "channel", "status", "attempts"]
+    list_display = [
+        "pk",
+        "escalation",
+        "handover",
+        "kind",
+        "recipient",
+        "channel",
+        "status",
+        "attempts",
+    ]
     list_filter = ["status", "channel", "kind"]
 
 
@@ -45,3 +74,20 @@ class CheckInAdmin(ReadOnlyAdmin):
 @admin.register(Heartbeat)
 class HeartbeatAdmin(ReadOnlyAdmin):
     list_display = ["name", "last_run_at", "last_found"]
+
+
+@admin.register(Handover)
+class HandoverAdmin(ReadOnlyAdmin):
+    list_display = ["team", "day", "at", "out_of_hours_manager"]
+    list_filter = ["team"]
+
+
+@admin.register(DutyEnd)
+class DutyEndAdmin(ReadOnlyAdmin):
+    list_display = ["team", "manager", "ended_at", "reason"]
+    list_filter = ["team"]
+
+
+@admin.register(DayOutInterval)
+class DayOutIntervalAdmin(ReadOnlyAdmin):
+    list_display = ["worker", "day", "interval", "chosen_at"]

@@ -4,7 +4,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from .models import DutyRota
+from . import services
+from .models import Channel, DutyRota
 
 # team key: (designated persons, designated manager, backup manager, out-of-hours manager)
 DEMO_ROTA = {
@@ -32,6 +33,7 @@ def seed(*, context: dict, fast_ladder: bool = False) -> None:
                 rota.designated_persons.set([users[name] for name in designated])
     if fast_ladder:
         _book_drill_visit(context)
+    _seed_living_board(context)
 
 
 def _book_drill_visit(context: dict) -> None:
@@ -52,6 +54,115 @@ def _book_drill_visit(context: dict) -> None:
             purpose="Drill visit",
             starts_at=now - timedelta(minutes=10),
             ends_at=now + timedelta(minutes=1),
+            after_plan="going_home",
+            hazards_acknowledged=True,
+        ),
+        booked_by=context["users"]["worker"],
+        now=now,
+    )
+
+
+# A living board for the children's services team: (worker, household, purpose, minutes from
+# now that the visit started and ends, what happens). Each is made once a day.
+LIVING_BOARD = [
+    ("priya", "Nowak household", "Evening support visit", -40, 20, "need_help"),
+    ("leon", "Ellis household", "Parenting review", -100, -25, "overdue"),
+    ("ruth", "Fairbairn household", "Home learning visit", -60, -3, "overdue"),
+    ("ben", "Hartley household", "Contact arrangements", -50, 10, "arrived"),
+    ("priya", "Hartley household", "Morning check", -240, -180, "left_safely"),
+    ("leon", "Nowak household", "Family meeting", 90, 150, "cancelled"),
+    # Nia's day out: a morning visit done, an afternoon one to come, phoned in between.
+    ("nia", "Ellis household", "Morning parenting session", -150, -90, "left_safely"),
+    ("nia", "Fairbairn household", "Afternoon review", 60, 120, "phoned_in_between"),
+]
+
+
+def _seed_living_board(context: dict) -> None:
+    """Today's board with a row in every state: "I need help", manager alerted, a ladder just
+    started, due soon, in progress, closed and cancelled; and an unscheduled visit waiting for
+    the office's go-ahead. The sweep runs once so that the ladders are already under way."""
+    from visits import services as visit_services
+    from visits.models import Visit
+
+    users, households = context["users"], context["households"]
+    now = timezone.now()
+    # Made at most once in any twelve hours, whatever the time of day (even across midnight).
+    recent = now - timedelta(hours=12)
+    for worker, household, purpose, start, end, what in LIVING_BOARD:
+        if Visit.objects.filter(purpose=purpose, created_at__gte=recent).exists():
+            continue
+        visit = visit_services.visit_book(
+            details=visit_services.VisitDetails(
+                household=households[household],
+                lead_worker=users[worker],
+                purpose=purpose,
+                starts_at=now + timedelta(minutes=start),
+                ends_at=now + timedelta(minutes=end),
+                after_plan="going_home",
+                concern_raised=True,
+                concern_reason="Demo: tracked as high risk",
+                hazards_acknowledged=True,
+            ),
+            booked_by=users["duty"],
+            now=now + timedelta(minutes=start - 60),
+        ).visit
+        _play_out(visit, what, users, now + timedelta(minutes=start))
+    _request_unscheduled_visit(context, now, recent)
+    while services.sweep(now=timezone.now()).found_work:
+        pass
+
+
+def _play_out(visit, what: str, users: dict, started_at) -> None:
+    from visits import services as visit_services
+
+    worker = visit.lead_worker
+    if what == "phoned_in_between":
+        services.checkin_record(
+            visit=None,
+            worker=worker,
+            recorded_by=worker,
+            kind="still_safe",
+            channel=Channel.WEB,
+            now=timezone.now() - timedelta(minutes=30),
+        )
+        return
+    if what == "cancelled":
+        visit_services.visit_cancel(
+            visit=visit, actor=users["duty"], reason="Family asked to rearrange", now=started_at
+        )
+        return
+    kinds = {
+        "arrived": ["arrived"],
+        "overdue": ["arrived"],
+        "need_help": ["arrived", "need_help"],
+        "left_safely": ["arrived", "left_safely"],
+    }[what]
+    for minutes, kind in enumerate(kinds):
+        services.checkin_record(
+            visit=visit,
+            worker=worker,
+            recorded_by=worker,
+            kind=kind,
+            channel=Channel.WEB,
+            now=min(timezone.now(), started_at + timedelta(minutes=2 + 20 * minutes)),
+        )
+
+
+def _request_unscheduled_visit(context: dict, now, recent) -> None:
+    from visits import services as visit_services
+    from visits.models import Visit, VisitKind
+
+    household = context["households"]["Nowak household"]  # seen earlier today
+    if Visit.objects.filter(kind=VisitKind.UNSCHEDULED, created_at__gte=recent).exists():
+        return
+    visit_services.visit_book(
+        details=visit_services.VisitDetails(
+            household=household,
+            lead_worker=context["users"]["worker"],
+            purpose="Unscheduled: passing, worried about the children",
+            kind=VisitKind.UNSCHEDULED,
+            starts_at=now,
+            ends_at=now + timedelta(minutes=45),
             after_plan="going_home",
             hazards_acknowledged=True,
         ),

@@ -1,6 +1,13 @@
-from django import forms
+from datetime import datetime, timedelta
 
-from .models import CheckInKind
+from django import forms
+from django.utils import timezone
+
+from homevisits.dates import london_datetime
+from homevisits.people import person_name
+
+from .models import ActionKind, CheckInKind, Outcome
+from .selectors import RotaDay
 
 EXTENSIONS = {"15": 15, "30": 30}
 
@@ -16,3 +23,158 @@ class CheckInForm(forms.Form):
         if data.get("kind") == CheckInKind.EXTENDED and not data.get("extend_minutes"):
             raise forms.ValidationError("Choose how much longer you need.")
         return data
+
+
+class PhoneInForm(forms.Form):
+    """The designated person records a worker's call: left safely, or a new finish time."""
+
+    kind = forms.ChoiceField(
+        choices=[
+            (CheckInKind.LEFT_SAFELY, "Left safely"),
+            (CheckInKind.EXTENDED, "New finish time"),
+        ]
+    )
+    new_finish = forms.TimeField(required=False, label="New finish time")
+
+    def __init__(self, *args, now: datetime, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.now = now
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") != CheckInKind.EXTENDED:
+            return data
+        finish = data.get("new_finish")
+        if finish is None:
+            raise forms.ValidationError("Give the new finish time, for example 15:30.")
+        new_end = london_datetime(timezone.localdate(self.now), finish)
+        if new_end <= self.now:
+            raise forms.ValidationError("The new finish time must be later than now.")
+        data["new_end"] = new_end
+        return data
+
+
+class ManagerActionForm(forms.Form):
+    kind = forms.ChoiceField(choices=ActionKind.choices, label="What you did")
+    police_reference = forms.CharField(max_length=40, required=False)
+    note = forms.CharField(max_length=500, required=False)
+
+
+class ResolveForm(forms.Form):
+    outcome = forms.ChoiceField(choices=Outcome.choices)
+    police_reference = forms.CharField(max_length=40, required=False)
+    note = forms.CharField(max_length=500, required=False)
+
+
+# The duty rota
+
+NOT_A_MANAGER = "Choose one of the team's managers."
+
+
+class RotaDayForm(forms.Form):
+    """One day of the rota. The choices are the team's people who can take each duty; the day
+    itself comes from the form's place in the week, never from the posted data."""
+
+    designated_persons = forms.TypedMultipleChoiceField(
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Designated persons",
+        error_messages={
+            "invalid_choice": "Choose designated persons from the team's designated persons "
+            "and managers."
+        },
+    )
+    designated_manager = forms.TypedChoiceField(
+        coerce=int,
+        required=False,
+        empty_value=None,
+        label="Designated manager",
+        error_messages={"invalid_choice": NOT_A_MANAGER},
+    )
+    backup_manager = forms.TypedChoiceField(
+        coerce=int,
+        required=False,
+        empty_value=None,
+        label="Backup manager",
+        error_messages={"invalid_choice": NOT_A_MANAGER},
+    )
+    out_of_hours_manager = forms.TypedChoiceField(
+        coerce=int,
+        required=False,
+        empty_value=None,
+        label="Out-of-hours manager",
+        error_messages={"invalid_choice": NOT_A_MANAGER},
+    )
+
+    MANAGER_FIELDS = ("designated_manager", "backup_manager", "out_of_hours_manager")
+
+    def __init__(self, *args, people, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.people = people
+        self.fields["designated_persons"].choices = [
+            (user.pk, person_name(user) + (" (manager)" if user in people.managers else ""))
+            for user in people.designated
+        ]
+        self.fields["designated_persons"].widget.attrs["class"] = "form-check-input"
+        managers = [("", "Nobody")] + [(user.pk, person_name(user)) for user in people.managers]
+        for name in self.MANAGER_FIELDS:
+            self.fields[name].choices = managers
+            self.fields[name].widget.attrs["class"] = "form-select"
+
+    def rota_day(self, day):
+        """The cleaned choices as a RotaDay for `day`, with users in place of their ids."""
+        by_pk = self.people.by_pk
+        data = self.cleaned_data
+        return RotaDay(
+            day=day,
+            designated_persons=[by_pk[pk] for pk in data["designated_persons"]],
+            **{name: by_pk.get(data[name]) for name in self.MANAGER_FIELDS},
+        )
+
+
+RotaWeekFormSet = forms.formset_factory(
+    RotaDayForm, extra=0, min_num=7, max_num=7, validate_min=True, validate_max=True
+)
+
+
+def rota_initial(week) -> list[dict]:
+    return [
+        {
+            "designated_persons": [user.pk for user in entry.designated_persons],
+            **{
+                name: getattr(entry, name).pk if getattr(entry, name) else None
+                for name in RotaDayForm.MANAGER_FIELDS
+            },
+        }
+        for entry in week
+    ]
+
+
+SHORTER_INTERVALS = [timedelta(minutes=m) for m in (30, 45, 60, 90, 120, 180)]
+
+
+class DayOutIntervalForm(forms.Form):
+    """A shorter phone-in interval for today than the team's."""
+
+    interval = forms.TypedChoiceField(
+        label="Phone in more often today",
+        coerce=lambda minutes: timedelta(minutes=int(minutes)),
+        choices=[],
+    )
+
+    def __init__(self, *args, day, **kwargs):
+        super().__init__(*args, **kwargs)
+        team_interval = day.team.policy.phone_in_interval if day else timedelta(0)
+        self.fields["interval"].choices = [
+            (int(choice.total_seconds() // 60), _minutes_label(choice))
+            for choice in SHORTER_INTERVALS
+            if choice < team_interval
+        ]
+
+
+def _minutes_label(interval: timedelta) -> str:
+    minutes = int(interval.total_seconds() // 60)
+    return (
+        f"every {minutes} minutes" if minutes < 60 or minutes % 60 else f"every {minutes // 60} h"
+    )

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from homevisits.people import person_name
+
 from .models import Escalation, Step
 
 
@@ -13,8 +15,15 @@ def _link(path: str) -> str:
 
 
 def _worker(escalation: Escalation) -> str:
-    worker = escalation.visit.lead_worker
-    return worker.get_full_name() or worker.get_username()
+    return person_name(escalation.worker)
+
+
+def _contact(escalation: Escalation) -> str:
+    """The number to call: the visit's contact number, or the worker's own mobile."""
+    visit, profile = escalation.visit, getattr(escalation.worker, "staff_profile", None)
+    if visit is not None and visit.contact_number:
+        return visit.contact_number_display
+    return profile.mobile_display if profile and profile.mobile else "no number given"
 
 
 def _due(escalation: Escalation) -> str:
@@ -26,14 +35,17 @@ def console_link(escalation: Escalation) -> str:
 
 
 def check_in_prompt(escalation: Escalation) -> str:
+    if escalation.visit is None:
+        missed = f"Your phone-in was due at {_due(escalation)}."
+    else:
+        missed = f"Your visit was due to end at {_due(escalation)}."
     return (
-        f"homevisits: please check in. Your visit was due to end at {_due(escalation)}. "
-        f"Tap to check in: {_link(reverse('tracking-now'))}"
+        f"homevisits: please check in. {missed} Tap to check in: {_link(reverse('tracking-now'))}"
     )
 
 
 def call_prompt(escalation: Escalation, step: int) -> str:
-    contact = escalation.visit.contact_number_display or "no number given"
+    contact = _contact(escalation)
     return (
         f"homevisits: {_worker(escalation)} has not checked in (due {_due(escalation)}). "
         f"{Step(step).label}: call {contact}. {console_link(escalation)}"
@@ -41,7 +53,7 @@ def call_prompt(escalation: Escalation, step: int) -> str:
 
 
 def manager_alert(escalation: Escalation, *, backup: bool = False) -> str:
-    contact = escalation.visit.contact_number_display or "no number given"
+    contact = _contact(escalation)
     if escalation.urgent:
         opening = f"URGENT: {_worker(escalation)} pressed I need help"
     else:
@@ -53,7 +65,7 @@ def manager_alert(escalation: Escalation, *, backup: bool = False) -> str:
     )
     return (
         f"homevisits {opening}. {who}Worker's phone: {contact}. "
-        f"Visit details and next of kin: {console_link(escalation)}"
+        f"Details and next of kin: {console_link(escalation)}"
     )
 
 
@@ -61,4 +73,12 @@ def stand_down(escalation: Escalation) -> str:
     return (
         f"homevisits: stand down. {_worker(escalation)} is accounted for "
         f"({escalation.get_closed_by_display().lower()}). {console_link(escalation)}"
+    )
+
+
+def handover(team_name: str, names: list[str]) -> str:
+    board = _link(reverse("tracking-board"))
+    return (
+        f"homevisits: {team_name} office has closed. You are on duty out of hours and "
+        f"{len(names)} still out: {', '.join(names)}. Board: {board}"
     )

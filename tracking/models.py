@@ -4,6 +4,8 @@ All ladder state lives here, in the database. Redis only carries "go and look" m
 sweep recomputes what is due from these tables.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -44,6 +46,7 @@ class CheckInKind(models.TextChoices):
     RETURNED = "returned", "Back at the office"
     EXTENDED = "extended", "Extended"
     NEED_HELP = "need_help", "I need help"
+    STILL_SAFE = "still_safe", "Still safe (between visits)"
 
 
 CLOSING_CHECK_INS = (CheckInKind.LEFT_SAFELY, CheckInKind.RETURNED)
@@ -56,7 +59,11 @@ class Channel(models.TextChoices):
 
 
 class CheckIn(models.Model):
-    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="check_ins")
+    """A sign of life: at a visit, or (visit empty) an interval phone-in between visits."""
+
+    visit = models.ForeignKey(
+        Visit, null=True, blank=True, on_delete=models.CASCADE, related_name="check_ins"
+    )
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -69,10 +76,10 @@ class CheckIn(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
-        indexes = [models.Index(fields=["visit", "at"])]
+        indexes = [models.Index(fields=["visit", "at"]), models.Index(fields=["worker", "at"])]
 
     def __str__(self):
-        return f"{self.get_kind_display()} ({self.visit_id})"
+        return f"{self.get_kind_display()} ({self.visit_id or 'between visits'})"
 
 
 class Step(models.IntegerChoices):
@@ -95,12 +102,25 @@ class ClosedBy(models.TextChoices):
     REACHED_SAFE = "reached_safe", "Reached, and safe"
     EXTENDED = "extended", "New finish time given"
     MANAGER = "manager", "Resolved by a manager"
+    SUPERSEDED = "superseded", "Replaced by an urgent “I need help” alert"
+
+
+class Cause(models.TextChoices):
+    VISIT_DEADLINE = "visit", "Visit deadline missed"
+    MISSED_INTERVAL = "interval", "Missed interval check-in"
 
 
 class Escalation(models.Model):
-    """One run of the ladder for one deadline of one visit."""
+    """One run of the ladder for one missed deadline: a visit's, or a worker's interval
+    check-in on a day out (then there is no visit)."""
 
-    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="escalations")
+    cause = models.CharField(max_length=8, choices=Cause.choices, default=Cause.VISIT_DEADLINE)
+    visit = models.ForeignKey(
+        Visit, null=True, blank=True, on_delete=models.PROTECT, related_name="escalations"
+    )
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="escalations"
+    )
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
     due_at = models.DateTimeField(help_text="The deadline that was missed.")
     opened_at = models.DateTimeField()
@@ -128,6 +148,23 @@ class Escalation(models.Model):
                 name="one_open_escalation_per_visit",
             ),
             models.UniqueConstraint(fields=["visit", "due_at"], name="one_escalation_per_deadline"),
+            # Interval check-ins apply only between visits (at a visit, its own deadline does),
+            # so a visit ladder and an interval ladder never chase one missed deadline twice.
+            models.UniqueConstraint(
+                fields=["worker"],
+                condition=Q(closed_at__isnull=True, cause="interval"),
+                name="one_open_interval_escalation_per_worker",
+            ),
+            models.UniqueConstraint(
+                fields=["worker", "due_at"],
+                condition=Q(cause="interval"),
+                name="one_escalation_per_missed_interval",
+            ),
+            models.CheckConstraint(
+                condition=Q(cause="interval", visit__isnull=True)
+                | Q(cause="visit", visit__isnull=False),
+                name="escalation_cause_matches_visit",
+            ),
         ]
         indexes = [
             models.Index(
@@ -138,7 +175,8 @@ class Escalation(models.Model):
         ]
 
     def __str__(self):
-        return f"Escalation {self.pk} (visit {self.visit_id}, step {self.step})"
+        about = f"visit {self.visit_id}" if self.visit_id else "missed interval"
+        return f"Escalation {self.pk} ({about}, step {self.step})"
 
     @property
     def is_open(self) -> bool:
@@ -219,6 +257,7 @@ class NotificationKind(models.TextChoices):
     MANAGER_ALERT = "manager_alert", "Manager alert"
     BACKUP_ALERT = "backup_alert", "Backup manager alert"
     STAND_DOWN = "stand_down", "Stand down"
+    HANDOVER = "handover", "Out-of-hours handover"
 
 
 class DeliveryStatus(models.TextChoices):
@@ -233,7 +272,10 @@ class Notification(models.Model):
     crash mid-send delays a message but never loses it. The row id is the provider reference."""
 
     escalation = models.ForeignKey(
-        Escalation, on_delete=models.CASCADE, related_name="notifications"
+        Escalation, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    handover = models.ForeignKey(
+        "Handover", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
     )
     step = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=16, choices=NotificationKind.choices)
@@ -259,6 +301,15 @@ class Notification(models.Model):
             models.UniqueConstraint(
                 fields=["escalation", "step", "kind", "recipient", "channel"],
                 name="one_notification_per_step_recipient_channel",
+            ),
+            models.UniqueConstraint(
+                fields=["handover", "recipient", "channel"],
+                name="one_handover_notification_per_channel",
+            ),
+            models.CheckConstraint(
+                condition=Q(escalation__isnull=False, handover__isnull=True)
+                | Q(escalation__isnull=True, handover__isnull=False),
+                name="notification_about_one_thing",
             ),
         ]
         indexes = [
@@ -286,3 +337,65 @@ class Heartbeat(models.Model):
 
     def __str__(self):
         return f"{self.name} at {self.last_run_at}"
+
+
+class DutyEnd(models.Model):
+    """An out-of-hours manager going off duty. Going off while workers have not phoned in
+    needs a reason, kept here with the visits that were still open."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    ended_at = models.DateTimeField()
+    still_open = models.ManyToManyField(Visit, blank=True, related_name="+")
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-ended_at"]
+        indexes = [models.Index(fields=["team", "-ended_at"])]
+
+    def __str__(self):
+        return f"{self.manager} off duty at {self.ended_at:%Y-%m-%d %H:%M}"
+
+
+class DayOutInterval(models.Model):
+    """A worker's own, shorter phone-in interval for one day out."""
+
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    interval = models.DurationField()
+    chosen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["worker", "day"], name="one_interval_per_worker_day"),
+            models.CheckConstraint(
+                condition=Q(interval__gt=timedelta(0)), name="day_out_interval_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.worker} every {self.interval} on {self.day}"
+
+
+class Handover(models.Model):
+    """At the close of office hours, monitoring of everyone still out passes to the
+    out-of-hours manager on the rota; once per team and day."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    at = models.DateTimeField()
+    out_of_hours_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    still_out = models.ManyToManyField(Visit, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-at"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "day"], name="one_handover_per_team_day")
+        ]
+
+    def __str__(self):
+        return f"{self.team} handover on {self.day}"

@@ -1,10 +1,27 @@
 from django.urls import reverse
 
+from homevisits.selectors import CAPABILITIES_BY_ROLE
+
+from .selectors import my_open_escalations
+
 
 def nav_items(*, request, capabilities: set[str], memberships) -> list[dict]:
     items = []
     if "watch_board" in capabilities:
         items.append({"label": "Board", "url": reverse("tracking-board")})
+        # The rota of the first team the user watches; its page links to their other teams.
+        team = next(m.team for m in memberships if "watch_board" in CAPABILITIES_BY_ROLE[m.role])
+        items.append({"label": "Rota", "url": reverse("tracking-rota", args=[team.slug])})
     if "visit" in capabilities:
         items.append({"label": "Now", "url": reverse("tracking-now")})
     return items
+
+
+def home_panel(*, request, capabilities: set[str]) -> dict | None:
+    """Managers see their teams' open escalations first thing on the home page."""
+    if "handle_escalations" not in capabilities:
+        return None
+    return {
+        "template": "tracking/partials/my_open_escalations.html",
+        "escalations": my_open_escalations(user=request.user),
+    }

@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from .models import ApiToken, CalendarFeed, Visit, VisitChange
+from .models import (
+    AddressChange,
+    ApiToken,
+    AssetPlusReview,
+    CalendarFeed,
+    SupervisedCase,
+    Variation,
+    Visit,
+    VisitChange,
+)
 
 
 class VisitChangeInline(admin.TabularInline):
@@ -40,3 +49,43 @@ class CalendarFeedAdmin(admin.ModelAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["user", "name", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["token_hash"]
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class AssetPlusReviewInline(ReadOnlyInline):
+    model = AssetPlusReview
+
+
+class AddressChangeInline(ReadOnlyInline):
+    model = AddressChange
+
+
+class VariationInline(ReadOnlyInline):
+    model = Variation
+    fields = ["kind", "every_months", "reason", "review_on", "agreed_by", "agreed_on", "ended_on"]
+
+
+@admin.register(SupervisedCase)
+class SupervisedCaseAdmin(admin.ModelAdmin):
+    """Read-only: cases change through the app, so that the frequency rules' checks apply."""
+
+    list_display = ["reference", "team", "case_manager", "order_type", "rosh", "saw", "closed_on"]
+    list_filter = ["team", "order_type", "child_protection_plan"]
+    search_fields = ["reference", "household__display_name"]
+    inlines = [AssetPlusReviewInline, AddressChangeInline, VariationInline]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False

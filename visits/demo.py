@@ -1,12 +1,15 @@
 """Demo visits around the current time: finished, under way, about to end, coming up, high-risk,
-and a pairs visit in the school partnership. Idempotent: a household's demo visit is made once."""
+and a pairs visit in the school partnership. Idempotent: a household's demo visit is made once.
 
-from datetime import timedelta
+Youth justice cases cover every row of the visit-frequency table, some overdue, one due soon,
+one with a variation past its review date. Idempotent: a case reference is opened once."""
+
+from datetime import date, timedelta
 
 from django.utils import timezone
 
 from . import services
-from .models import AfterVisitPlan, Visit, VisitKind, VisitStatus
+from .models import AfterVisitPlan, SupervisedCase, Visit, VisitKind, VisitStatus
 
 # (household, lead, companions, purpose, start offset from now in minutes, length in minutes,
 #  plan afterwards, finished?)
@@ -40,6 +43,11 @@ DEMO_VISITS = [
 
 
 def seed(*, context: dict, fast_ladder: bool = False) -> None:
+    _seed_visits(context)
+    _seed_cases(context)
+
+
+def _seed_visits(context: dict) -> None:
     users, households = context["users"], context["households"]
     now = timezone.now().replace(second=0, microsecond=0)
     now -= timedelta(minutes=now.minute % 5)
@@ -76,3 +84,133 @@ def seed(*, context: dict, fast_ladder: bool = False) -> None:
                 note="Went well; next visit in a fortnight.",
                 now=ends_at,
             )
+
+
+# Youth justice cases; every rule of frequency_rules.RULES appears. Numbers are days from today.
+DEMO_CASES = [
+    # Bail, nobody visited since the start 50 days ago: the monthly visit is overdue.
+    {"reference": "YJ-2001", "household": "Case YJ-1042", "order_type": "bail", "starts": -50},
+    # Community order, low/medium: the assessment and three-monthly visits are overdue, and the
+    # AssetPlus review in 6 days needs a visit before it.
+    {
+        "reference": "YJ-2002",
+        "household": "Case YJ-1077",
+        "order_type": "community_order",
+        "rosh": "medium",
+        "starts": -100,
+        "ends": -72,
+        "reviews": [6, 96],
+    },
+    # Custody, released 3 days ago: the release visit is due within days.
+    {
+        "reference": "YJ-2003",
+        "household": "Case YJ-1103",
+        "order_type": "custodial",
+        "rosh": "medium",
+        "saw": "medium",
+        "starts": -200,
+        "released": -3,
+        "reviews": [60],
+    },
+    # Custody, very high RoSH, release planned in 10 days: scheduled, not failing.
+    {
+        "reference": "YJ-2004",
+        "household": "Case YJ-1042",
+        "case_manager": "manager2",
+        "order_type": "custodial",
+        "rosh": "very_high",
+        "starts": -150,
+        "released": 10,
+    },
+    # ISS: monthly, due within the week.
+    {"reference": "YJ-2005", "household": "Case YJ-1042", "order_type": "iss", "starts": -25},
+    # Community order, high RoSH and a child protection plan: a manager agreed two-monthly
+    # visits 40 days ago, and that variation is now past its review date.
+    {
+        "reference": "YJ-2006",
+        "household": "Case YJ-1077",
+        "case_manager": "manager2",
+        "order_type": "community_order",
+        "rosh": "high",
+        "cpp": True,
+        "starts": -45,
+        "ends": -20,
+        "variation": ("frequency", 2, "assessed_need", -40, -1),
+    },
+    # My Futures: a visit during the initial assessment, which ends in 4 days.
+    {
+        "reference": "YJ-2007",
+        "household": "Case YJ-1103",
+        "order_type": "my_futures",
+        "starts": -10,
+        "ends": 4,
+    },
+    # Out-of-court disposal: moved 16 days ago; the visit after the move is overdue.
+    {
+        "reference": "YJ-2008",
+        "household": "Case YJ-1042",
+        "order_type": "out_of_court",
+        "starts": -30,
+        "ends": -2,
+        "moves": [-16],
+    },
+    # Bail, parents refuse entry: home visits not appropriate, alternatives agreed.
+    {
+        "reference": "YJ-2009",
+        "household": "Case YJ-1077",
+        "order_type": "bail",
+        "starts": -40,
+        "moves": [-5],
+        "variation": ("not_appropriate", None, "parents_refuse", -7, 21),
+    },
+]
+NO_RISK_LEVELS = ("my_futures", "out_of_court")
+
+
+def _seed_cases(context: dict) -> None:
+    users, households = context["users"], context["households"]
+    team = context["teams"]["youth_justice"]
+    today = timezone.localdate()
+    for spec in DEMO_CASES:
+        if SupervisedCase.objects.filter(team=team, reference=spec["reference"]).exists():
+            continue
+        case_manager = users[spec.get("case_manager", "casemanager")]
+        levels = spec["order_type"] not in NO_RISK_LEVELS
+        case = services.case_open(
+            team=team,
+            details=services.CaseDetails(
+                reference=spec["reference"],
+                household=households[spec["household"]],
+                case_manager=case_manager,
+                order_type=spec["order_type"],
+                rosh=spec.get("rosh", "low") if levels else "",
+                saw=spec.get("saw", "low") if levels else "",
+                child_protection_plan=spec.get("cpp", False),
+                assessment_starts_on=_day(today, spec["starts"]),
+                assessment_ends_on=_day(today, spec.get("ends")),
+                released_on=_day(today, spec.get("released")),
+            ),
+            actor=case_manager,
+            review_dates=tuple(_day(today, offset) for offset in spec.get("reviews", [])),
+        )
+        for offset in spec.get("moves", []):
+            services.address_change_record(
+                case=case, actor=case_manager, moved_on=_day(today, offset), now=timezone.now()
+            )
+        if "variation" in spec:
+            kind, every_months, reason, agreed, review = spec["variation"]
+            services.variation_agree(
+                case=case,
+                actor=users["manager"],
+                kind=kind,
+                every_months=every_months,
+                reason=reason,
+                explanation="Agreed at supervision.",
+                arrangement="Office appointments fortnightly; joint visits if needed.",
+                review_on=_day(today, review),
+                today=_day(today, agreed),
+            )
+
+
+def _day(today: date, offset: int | None) -> date | None:
+    return None if offset is None else today + timedelta(days=offset)

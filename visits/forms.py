@@ -4,10 +4,19 @@ from django import forms
 from django.utils import timezone
 
 from homevisits.dates import LONDON
+from homevisits.people import person_name
 from homevisits.phone import normalise_uk_phone
 
-from .models import AfterVisitPlan, VisitKind, VisitStatus
-from .services import VisitDetails
+from .models import (
+    AfterVisitPlan,
+    OrderType,
+    RiskLevel,
+    VariationKind,
+    VariationReason,
+    VisitKind,
+    VisitStatus,
+)
+from .services import CaseDetails, VisitDetails
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TIME_INPUT = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
@@ -18,12 +27,12 @@ FIELD_FOR_ERROR = {"starts_at": "start_time", "ends_at": "end_time", "return_by"
 
 class StaffChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, user):
-        return user.get_full_name() or user.get_username()
+        return person_name(user)
 
 
 class StaffMultipleChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, user):
-        return user.get_full_name() or user.get_username()
+        return person_name(user)
 
 
 class VisitForm(forms.Form):
@@ -59,7 +68,8 @@ class VisitForm(forms.Form):
     concern_reason = forms.CharField(max_length=500, required=False, label="The concern")
     risk_recheck_confirmed = forms.BooleanField(
         required=False,
-        label="The office has re-checked the risk information since our last contact",
+        label="Unscheduled visit: I have checked that the risk information is unchanged since "
+        "the last contact (gives the go-ahead)",
     )
     hazards_acknowledged = forms.BooleanField(
         required=False, label="I have read the hazards and will follow the control measures"
@@ -74,7 +84,9 @@ class VisitForm(forms.Form):
             self.fields["lead_worker"].queryset = staff
             self.fields["lead_worker"].initial = user.pk
         else:
+            # A worker's unscheduled visit waits for the office's go-ahead instead.
             del self.fields["lead_worker"]
+            del self.fields["risk_recheck_confirmed"]
 
     def clean_contact_number(self):
         number = self.cleaned_data["contact_number"].strip()
@@ -110,7 +122,7 @@ class VisitForm(forms.Form):
             venue=data["venue"],
             concern_raised=data["concern_raised"],
             concern_reason=data["concern_reason"],
-            risk_recheck_confirmed=data["risk_recheck_confirmed"],
+            risk_recheck_confirmed=data.get("risk_recheck_confirmed", False),
             hazards_acknowledged=data["hazards_acknowledged"],
         )
 
@@ -179,3 +191,125 @@ class OutcomeForm(forms.Form):
 
 class TokenNameForm(forms.Form):
     name = forms.CharField(max_length=60, label="What is this token for?")
+
+
+# Youth justice: cases and their visit-frequency facts.
+
+RISK_CHOICES = [("", "Not assessed (My Futures and out-of-court only)"), *RiskLevel.choices]
+
+
+class CaseForm(forms.Form):
+    reference = forms.CharField(
+        max_length=40, label="Case reference", help_text="A case reference, never the child's name."
+    )
+    household = forms.ModelChoiceField(
+        queryset=None, empty_label="Choose the child's household", label="Household"
+    )
+    case_manager = StaffChoiceField(queryset=None, label="Case manager")
+    order_type = forms.ChoiceField(
+        choices=[("", "Choose the order or intervention"), *OrderType.choices],
+        label="Order or intervention",
+    )
+    rosh = forms.ChoiceField(choices=RISK_CHOICES, required=False, label="RoSH level")
+    saw = forms.ChoiceField(choices=RISK_CHOICES, required=False, label="SaW level")
+    child_protection_plan = forms.BooleanField(
+        required=False, label="The child is subject to a child protection plan"
+    )
+    assessment_starts_on = forms.DateField(widget=DATE_INPUT, label="Assessment started on")
+    assessment_ends_on = forms.DateField(
+        widget=DATE_INPUT,
+        required=False,
+        label="Assessment due to end on",
+        help_text="The home visit during the assessment is due by this date.",
+    )
+    released_on = forms.DateField(
+        widget=DATE_INPUT,
+        required=False,
+        label="Release from custody (custodial sentences only)",
+        help_text="Past or planned: a planned date schedules the visit after release.",
+    )
+    closed_on = forms.DateField(
+        widget=DATE_INPUT, required=False, label="Case closed on", help_text="Leave empty if open."
+    )
+
+    def __init__(self, *args, households, staff, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["household"].queryset = households
+        self.fields["case_manager"].queryset = staff
+        if not editing:
+            del self.fields["closed_on"]
+
+    def details(self) -> CaseDetails:
+        data = self.cleaned_data
+        return CaseDetails(
+            reference=data["reference"],
+            household=data["household"],
+            case_manager=data["case_manager"],
+            order_type=data["order_type"],
+            rosh=data["rosh"],
+            saw=data["saw"],
+            child_protection_plan=data["child_protection_plan"],
+            assessment_starts_on=data["assessment_starts_on"],
+            assessment_ends_on=data["assessment_ends_on"],
+            released_on=data["released_on"],
+            closed_on=data.get("closed_on"),
+        )
+
+
+def case_initial(case) -> dict:
+    names = [
+        "reference",
+        "order_type",
+        "rosh",
+        "saw",
+        "child_protection_plan",
+        "assessment_starts_on",
+        "assessment_ends_on",
+        "released_on",
+        "closed_on",
+    ]
+    return {
+        **{name: getattr(case, name) for name in names},
+        "household": case.household_id,
+        "case_manager": case.case_manager_id,
+    }
+
+
+class ReviewDateForm(forms.Form):
+    review_on = forms.DateField(widget=DATE_INPUT, label="AssetPlus review date")
+
+
+class AddressChangeForm(forms.Form):
+    moved_on = forms.DateField(
+        widget=DATE_INPUT,
+        label="Moved on",
+        help_text="Update the household's address too, or link the case to the new household.",
+    )
+
+
+class VariationForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=VariationKind.choices, widget=forms.RadioSelect, label="What is agreed"
+    )
+    every_months = forms.IntegerField(
+        min_value=1,
+        max_value=12,
+        required=False,
+        label="Visit at least every (months)",
+        help_text="For an alternative frequency only.",
+    )
+    reason = forms.ChoiceField(choices=VariationReason.choices, label="Reason")
+    explanation = forms.CharField(
+        max_length=500, widget=forms.Textarea(attrs={"rows": 2}), label="Why, in a few words"
+    )
+    arrangement = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Agreed arrangement or alternatives",
+        help_text="For example: meet at the office every fortnight; joint visits with police.",
+    )
+    review_on = forms.DateField(
+        widget=DATE_INPUT,
+        label="Review by",
+        error_messages={"required": "Set a review date: every variation is reviewed."},
+    )

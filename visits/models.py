@@ -105,8 +105,23 @@ class Visit(models.Model):
         return f"{self.household.display_name}, {self.starts_at:%d %b %H:%M}"
 
     @property
+    def awaits_go_ahead(self) -> bool:
+        """An unscheduled visit still waiting for the office to confirm the risk information."""
+        return (
+            self.kind == VisitKind.UNSCHEDULED
+            and self.status == VisitStatus.BOOKED
+            and self.risk_recheck_confirmed_at is None
+        )
+
+    @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def is_over(self) -> bool:
+        """Nothing more to watch: the worker has left (or is back at the office), or the visit
+        is finished or cancelled."""
+        return self.left_at is not None or not self.is_open
 
     @property
     def contact_number_display(self) -> str:
@@ -159,3 +174,198 @@ class ApiToken(SecretToken):
 
     def __str__(self):
         return f"API token {self.name} of {self.user}"
+
+
+# Youth justice: visit-frequency requirements. The rules themselves are data, in
+# frequency_rules.py; these tables hold only the facts that the rules read.
+
+
+class OrderType(models.TextChoices):
+    COMMUNITY_ORDER = "community_order", "Community order (CJIA 2008)"
+    CUSTODIAL = "custodial", "Custodial sentence (release on licence)"
+    BAIL = "bail", "Bail"
+    ISS = "iss", "Intensive Supervision and Surveillance (ISS)"
+    MY_FUTURES = "my_futures", "My Futures"
+    OUT_OF_COURT = "out_of_court", "Out-of-court disposal"
+
+
+# My Futures and out-of-court disposals have their own, shorter table with no risk rows.
+ORDERS_WITHOUT_RISK_LEVELS = (OrderType.MY_FUTURES, OrderType.OUT_OF_COURT)
+
+
+class RiskLevel(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    VERY_HIGH = "very_high", "Very high"
+
+
+class SupervisedCase(models.Model):
+    """A child supervised by a youth justice team, known by a case reference only."""
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="supervised_cases")
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="supervised_cases"
+    )
+    reference = models.CharField(
+        "Case reference", max_length=40, help_text="A case reference, never the child's name."
+    )
+    case_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="managed_cases"
+    )
+    order_type = models.CharField("Order or intervention", max_length=16, choices=OrderType.choices)
+    rosh = models.CharField(
+        "Risk of serious harm (RoSH)", max_length=10, choices=RiskLevel.choices, blank=True
+    )
+    saw = models.CharField(
+        "Safety and wellbeing (SaW)", max_length=10, choices=RiskLevel.choices, blank=True
+    )
+    child_protection_plan = models.BooleanField("Subject to a child protection plan", default=False)
+    assessment_starts_on = models.DateField("Assessment started on")
+    assessment_ends_on = models.DateField("Assessment due to end on", null=True, blank=True)
+    released_on = models.DateField(
+        "Release from custody", null=True, blank=True, help_text="Past or planned."
+    )
+    closed_on = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["reference", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "reference"], name="one_case_per_reference"),
+            models.CheckConstraint(
+                condition=Q(order_type__in=[choice.value for choice in OrderType]),
+                name="case_order_type_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(order_type__in=[o.value for o in ORDERS_WITHOUT_RISK_LEVELS])
+                | (~Q(rosh="") & ~Q(saw="")),
+                name="case_risk_levels_for_statutory_orders",
+            ),
+            models.CheckConstraint(
+                condition=Q(released_on__isnull=True) | Q(order_type="custodial"),
+                name="case_release_only_for_custody",
+            ),
+            models.CheckConstraint(
+                condition=Q(assessment_ends_on__isnull=True)
+                | Q(assessment_ends_on__gte=F("assessment_starts_on")),
+                name="case_assessment_ends_after_start",
+            ),
+        ]
+        indexes = [models.Index(fields=["team", "case_manager"])]
+
+    def __str__(self):
+        return self.reference
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_on is None
+
+
+class AssetPlusReview(models.Model):
+    """A scheduled AssetPlus review: a low or medium risk child is visited before each one."""
+
+    case = models.ForeignKey(SupervisedCase, on_delete=models.CASCADE, related_name="reviews")
+    review_on = models.DateField("AssetPlus review date")
+
+    class Meta:
+        ordering = ["review_on", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "review_on"], name="one_review_per_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.case}: AssetPlus review {self.review_on:%d %b %Y}"
+
+
+class AddressChange(models.Model):
+    """The child moved. Each move starts its own visit deadline; the address is on the household."""
+
+    case = models.ForeignKey(
+        SupervisedCase, on_delete=models.CASCADE, related_name="address_changes"
+    )
+    moved_on = models.DateField("Moved on")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["moved_on", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "moved_on"], name="one_move_per_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.case}: moved {self.moved_on:%d %b %Y}"
+
+
+class VariationKind(models.TextChoices):
+    FREQUENCY = "frequency", "Agreed alternative frequency"
+    NOT_APPROPRIATE = "not_appropriate", "Home visits not appropriate"
+
+
+class VariationReason(models.TextChoices):
+    ASSESSED_NEED = "assessed_need", "Assessed desistance needs"
+    RISK_TO_STAFF = "risk_to_staff", "Risk of harm to staff"
+    PARENTS_REFUSE = "parents_refuse", "Parents or carers refuse admission"
+    OTHER = "other", "Other (explain below)"
+
+
+class Variation(models.Model):
+    """A manager's agreed variation of the standard frequency, in force until it is ended or
+    replaced. Its review date is required: a variation is never open-ended."""
+
+    case = models.ForeignKey(SupervisedCase, on_delete=models.CASCADE, related_name="variations")
+    kind = models.CharField(max_length=16, choices=VariationKind.choices)
+    every_months = models.PositiveSmallIntegerField(
+        "Visit at least every (months)", null=True, blank=True
+    )
+    reason = models.CharField(max_length=16, choices=VariationReason.choices)
+    explanation = models.CharField(max_length=500)
+    arrangement = models.CharField(
+        "Agreed arrangement or alternatives",
+        max_length=500,
+        help_text="For example: meet at the office every fortnight; joint visits with police.",
+    )
+    review_on = models.DateField("Review by")
+    agreed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    agreed_on = models.DateField()
+    ended_on = models.DateField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-agreed_on", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"],
+                condition=Q(ended_on__isnull=True),
+                name="one_variation_in_force",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="frequency", every_months__gte=1, every_months__lte=12)
+                    | Q(kind="not_appropriate", every_months__isnull=True)
+                ),
+                name="variation_frequency_only_when_varying_frequency",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.case}: {self.get_kind_display()}"
+
+    @property
+    def in_force(self) -> bool:
+        return self.ended_on is None

@@ -4,18 +4,30 @@ High risk is derived on every read (a flagged household or a concern raised), ne
 it cannot go stale when an assessment is signed off or superseded.
 """
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from homevisits.dates import london_day_bounds
-from homevisits.models import Membership, Team
+from homevisits.models import Membership, Team, TeamKind
 from homevisits.selectors import roles_with, teams_where
 from riskassess.selectors import flagged
 
-from .models import ApiToken, CalendarFeed, Visit, VisitChange
+from . import compliance
+from .compliance import CaseFacts, HomeVisit, Requirement, Status, VariationFacts
+from .models import (
+    ApiToken,
+    CalendarFeed,
+    SupervisedCase,
+    Variation,
+    Visit,
+    VisitChange,
+    VisitStatus,
+)
 
 
 def with_high_risk(visits: QuerySet) -> QuerySet:
@@ -131,3 +143,190 @@ def household_visits(*, user, household_id: int, limit: int = 20) -> list[Visit]
     """Recent and coming visits to one household, newest first."""
     visits = visits_for(user=user).filter(household_id=household_id)
     return list(_with_people(visits).order_by("-starts_at")[:limit])
+
+
+# Youth justice: visit-frequency compliance. Every read is scoped to the user's teams; the
+# computation itself is compliance.requirements, fed with facts read in a fixed number of queries.
+
+
+def youth_justice_teams(*, user) -> QuerySet:
+    return teams_where(user=user, capability="see_households").filter(kind=TeamKind.YOUTH_JUSTICE)
+
+
+def cases_for(*, user) -> QuerySet:
+    return SupervisedCase.objects.filter(team__in=youth_justice_teams(user=user))
+
+
+def _in_force_variations() -> Prefetch:
+    return Prefetch(
+        "variations",
+        Variation.objects.filter(ended_on__isnull=True).select_related("agreed_by"),
+        to_attr="variations_in_force",
+    )
+
+
+def _with_facts(cases: QuerySet) -> QuerySet:
+    return cases.select_related("household", "case_manager", "team").prefetch_related(
+        "reviews", "address_changes", _in_force_variations()
+    )
+
+
+def case_detail(*, user, pk: int) -> SupervisedCase | None:
+    return _with_facts(cases_for(user=user)).filter(pk=pk).first()
+
+
+def variation_in_force(case: SupervisedCase) -> Variation | None:
+    """The case's variation in force (prefetched by the selectors above)."""
+    found = getattr(case, "variations_in_force", None)
+    if found is None:
+        found = list(case.variations.filter(ended_on__isnull=True))
+    return found[0] if found else None
+
+
+def facts_of(case: SupervisedCase) -> CaseFacts:
+    variation = variation_in_force(case)
+    return CaseFacts(
+        order_type=case.order_type,
+        rosh=case.rosh,
+        saw=case.saw,
+        child_protection_plan=case.child_protection_plan,
+        assessment_starts_on=case.assessment_starts_on,
+        assessment_ends_on=case.assessment_ends_on,
+        released_on=case.released_on,
+        reviews=tuple(review.review_on for review in case.reviews.all()),
+        moves=tuple(move.moved_on for move in case.address_changes.all()),
+        variation=VariationFacts(
+            kind=variation.kind,
+            review_on=variation.review_on,
+            every_months=variation.every_months,
+            arrangement=variation.arrangement,
+        )
+        if variation
+        else None,
+    )
+
+
+def home_visits_by_household(*, household_ids, today: date) -> dict[int, list[HomeVisit]]:
+    """Completed visits at the home (no other venue) up to the end of `today`, in one query."""
+    _, end_of_today = london_day_bounds(today)
+    rows = (
+        Visit.objects.filter(
+            household_id__in=household_ids,
+            status=VisitStatus.COMPLETED,
+            venue="",
+            starts_at__lt=end_of_today,
+        )
+        .order_by("starts_at", "pk")
+        .values_list("household_id", "pk", "starts_at")
+    )
+    found = defaultdict(list)
+    for household_id, pk, starts_at in rows:
+        found[household_id].append(HomeVisit(pk=pk, day=timezone.localtime(starts_at).date()))
+    return found
+
+
+@dataclass
+class CaseCompliance:
+    case: SupervisedCase
+    requirements: list[Requirement]
+    variation: Variation | None
+    variation_review_due: bool
+
+    @property
+    def open_requirements(self) -> list[Requirement]:
+        return [r for r in self.requirements if r.is_open]
+
+    @property
+    def worst(self) -> Status | None:
+        for status in (Status.OVERDUE, Status.DUE_SOON, Status.UPCOMING):
+            if any(r.status == status for r in self.requirements):
+                return status
+        return None
+
+
+def _compliance(case, visits, today) -> CaseCompliance:
+    facts = facts_of(case)
+    found = compliance.requirements(facts, visits=visits, today=today)
+    if case.closed_on is not None and case.closed_on <= today:
+        found = [r for r in found if not r.is_open]  # a closed case owes no more visits
+    return CaseCompliance(
+        case=case,
+        requirements=found,
+        variation=variation_in_force(case),
+        variation_review_due=compliance.review_due(facts.variation, today=today),
+    )
+
+
+def case_compliance(*, case: SupervisedCase, today: date) -> CaseCompliance:
+    visits = home_visits_by_household(household_ids=[case.household_id], today=today)
+    return _compliance(case, visits[case.household_id], today)
+
+
+def visits_by_pk(*, pks) -> dict[int, Visit]:
+    return {
+        visit.pk: visit for visit in Visit.objects.filter(pk__in=pks).select_related("lead_worker")
+    }
+
+
+@dataclass
+class BoardRow:
+    case: SupervisedCase
+    requirement: Requirement
+
+
+@dataclass
+class ComplianceBoard:
+    overdue: list[BoardRow] = field(default_factory=list)
+    due_soon: list[BoardRow] = field(default_factory=list)
+    reviews_due: list[CaseCompliance] = field(default_factory=list)
+    case_count: int = 0
+
+
+def open_cases(*, team: Team, today: date) -> QuerySet:
+    return SupervisedCase.objects.filter(team=team).filter(
+        Q(closed_on__isnull=True) | Q(closed_on__gt=today)
+    )
+
+
+def compliance_board(*, team: Team, today: date, case_manager_id: int | None = None):
+    """Overdue first, then due within the week, then variations due for review: 5 queries."""
+    cases = open_cases(team=team, today=today)
+    if case_manager_id is not None:
+        cases = cases.filter(case_manager_id=case_manager_id)
+    cases = list(_with_facts(cases))
+    visits = home_visits_by_household(
+        household_ids={case.household_id for case in cases}, today=today
+    )
+    board = ComplianceBoard(case_count=len(cases))
+    for case in cases:
+        result = _compliance(case, visits[case.household_id], today)
+        for requirement in result.requirements:
+            if requirement.status == Status.OVERDUE:
+                board.overdue.append(BoardRow(case, requirement))
+            elif requirement.status == Status.DUE_SOON:
+                board.due_soon.append(BoardRow(case, requirement))
+        if result.variation_review_due:
+            board.reviews_due.append(result)
+    board.overdue.sort(key=lambda row: (row.requirement.due_on, row.case.reference))
+    board.due_soon.sort(key=lambda row: (row.requirement.due_on, row.case.reference))
+    board.reviews_due.sort(key=lambda result: (result.variation.review_on, result.case.reference))
+    return board
+
+
+def case_managers(*, team: Team) -> QuerySet:
+    """Everyone who manages at least one case in the team, for the board's filter."""
+    return (
+        get_user_model()
+        .objects.filter(managed_cases__team=team)
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def case_manager_choices(*, team: Team) -> QuerySet:
+    """Team members who may manage a case."""
+    return (
+        get_user_model()
+        .objects.filter(memberships__team=team, memberships__role__in=roles_with("assess"))
+        .order_by("first_name", "last_name", "username")
+    )

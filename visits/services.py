@@ -7,25 +7,33 @@ should see but which do not stop it (the guidance asks for judgement there, not 
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from homevisits.models import Role, Team
+from homevisits.models import Role, Team, TeamKind
 from homevisits.phone import normalise_uk_phone
 from homevisits.selectors import has_capability, role_in
 from riskassess.models import AssessmentStatus, Household, HouseholdStatus
 from riskassess.selectors import is_flagged
 
+from .frequency_rules import orders_in_table
 from .models import (
     FINISHED_STATUSES,
     OPEN_STATUSES,
+    ORDERS_WITHOUT_RISK_LEVELS,
+    AddressChange,
     AfterVisitPlan,
     ApiToken,
+    AssetPlusReview,
     CalendarFeed,
+    OrderType,
+    SupervisedCase,
+    Variation,
+    VariationKind,
     Visit,
     VisitChange,
     VisitKind,
@@ -121,8 +129,19 @@ def booking_check(*, details: VisitDetails, actor, now: datetime, visit: Visit |
             check.errors.setdefault("contact_number", []).extend(error.messages)
     if details.concern_raised and not details.concern_reason.strip():
         check.refuse("concern_reason", "Say briefly what the concern is.")
+    _check_go_ahead_confirmer(check, details, actor, team, visit)
     _warn_about_overlaps(check, details, visit)
     return check
+
+
+def _check_go_ahead_confirmer(check, details, actor, team, visit) -> None:
+    already_confirmed = visit is not None and visit.risk_recheck_confirmed_at is not None
+    may_confirm = has_capability(user=actor, team=team, capability="watch_board")
+    if details.risk_recheck_confirmed and not already_confirmed and not may_confirm:
+        check.refuse(
+            "risk_recheck_confirmed",
+            "Only the designated person or a manager can confirm the risk information.",
+        )
 
 
 def _staff(details: VisitDetails) -> set:
@@ -190,11 +209,10 @@ def _check_household(check, household, details, now) -> None:
                 "kind",
                 "Nobody has visited this household yet: a first visit cannot be unscheduled.",
             )
-        elif is_stale and not details.risk_recheck_confirmed:
-            check.refuse(
-                "risk_recheck_confirmed",
-                f"Nobody has seen this household for over {policy.risk_info_stale_after_days} "
-                "days. Ask the office to re-check the risk information first, then confirm here.",
+        elif not details.risk_recheck_confirmed:
+            check.warnings.append(
+                "Wait for the office's go-ahead before you go in: the designated person checks "
+                "that the risk information has not changed. Your Now page shows the answer."
             )
     elif is_stale:
         check.warnings.append(
@@ -401,6 +419,50 @@ def visit_record_outcome(
     return visit
 
 
+# The office's go-ahead for an unscheduled visit
+
+
+def _decide_go_ahead(visit: Visit, actor) -> Visit:
+    if not has_capability(user=actor, team=visit.team, capability="watch_board"):
+        raise PermissionDenied("Only the designated person or a manager gives the go-ahead.")
+    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    if not visit.awaits_go_ahead:
+        decided = visit.changes.filter(summary__startswith="Go-ahead").select_related("actor")
+        last = decided.last()
+        who = (
+            f" by {last.actor.get_full_name()} at {timezone.localtime(last.at):%H:%M}"
+            if last
+            else ""
+        )
+        raise ValidationError(f"This request was already answered{who}. Nothing was changed.")
+    return visit
+
+
+@transaction.atomic
+def visit_go_ahead_give(*, visit: Visit, actor, now: datetime) -> Visit:
+    """The designated person confirms the risk information is unchanged since the last
+    contact: the worker may start the unscheduled visit."""
+    visit = _decide_go_ahead(visit, actor)
+    visit.risk_recheck_confirmed_at = now
+    visit.save(update_fields=["risk_recheck_confirmed_at", "updated_at"])
+    _log(visit, actor, now, "Go-ahead given: risk information unchanged since the last contact")
+    return visit
+
+
+@transaction.atomic
+def visit_go_ahead_refuse(*, visit: Visit, actor, reason: str, now: datetime) -> Visit:
+    """No go-ahead: the unscheduled visit must not take place, so it is cancelled."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the worker the reason for refusing."})
+    visit = _decide_go_ahead(visit, actor)
+    visit.status = VisitStatus.CANCELLED
+    visit.status_reason = f"No go-ahead: {reason.strip()}"[:500]
+    visit.sequence += 1
+    visit.save(update_fields=["status", "status_reason", "sequence", "updated_at"])
+    _log(visit, actor, now, f"Go-ahead refused: {reason.strip()}")
+    return visit
+
+
 def _log(visit: Visit, actor, at: datetime, summary: str) -> None:
     VisitChange.objects.create(visit=visit, actor=actor, at=at, summary=summary[:500])
 
@@ -487,6 +549,10 @@ def details_of(visit: Visit) -> VisitDetails:
 @transaction.atomic
 def visit_arrive(*, visit: Visit, actor, now: datetime) -> Visit:
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    if visit.awaits_go_ahead:
+        raise ValidationError(
+            "Do not go in yet: the office has not given the go-ahead for this unscheduled visit."
+        )
     if visit.status == VisitStatus.BOOKED:
         visit.status = VisitStatus.IN_PROGRESS
     visit.arrived_at = visit.arrived_at or now
@@ -496,8 +562,16 @@ def visit_arrive(*, visit: Visit, actor, now: datetime) -> Visit:
 
 
 @transaction.atomic
-def visit_leave(*, visit: Visit, actor, now: datetime, summary: str = "Left safely") -> Visit:
+def visit_leave(
+    *, visit: Visit, actor, now: datetime, summary: str = "Left safely", back_at_office=False
+) -> Visit:
+    """The worker is accounted for: left_at ends tracking. A worker returning to the office is
+    only accounted for on arrival there, so leaving the household is noted and tracking goes on
+    until the return time."""
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    if visit.after_plan == AfterVisitPlan.RETURN_TO_OFFICE and not back_at_office:
+        _log(visit, actor, now, f"{summary}; tracked until back at the office")
+        return visit
     if visit.left_at is None:
         visit.left_at = now
         visit.save(update_fields=["left_at", "updated_at"])
@@ -525,3 +599,212 @@ def visit_extend(*, visit: Visit, actor, new_end: datetime, reason: str, now: da
     local = timezone.localtime(new_end)
     _log(visit, actor, now, f"Extended to {local:%H:%M}" + (f": {reason}" if reason else ""))
     return visit
+
+
+# Youth justice: supervised cases and their visit-frequency facts. The rules that turn these facts
+# into requirements are data (frequency_rules.py), read by compliance.py.
+
+
+@dataclass
+class CaseDetails:
+    """What the case manager records about a supervised child: only what the rules read."""
+
+    reference: str
+    household: Household
+    case_manager: object
+    order_type: str
+    assessment_starts_on: date
+    rosh: str = ""
+    saw: str = ""
+    child_protection_plan: bool = False
+    assessment_ends_on: date | None = None
+    released_on: date | None = None
+    closed_on: date | None = None
+
+
+def may_record_case_facts(*, user, team: Team) -> bool:
+    return has_capability(user=user, team=team, capability="assess")
+
+
+def may_agree_variation(*, user, team: Team) -> bool:
+    return has_capability(user=user, team=team, capability="sign_off")
+
+
+def _require_case_writer(actor, team: Team) -> None:
+    if not may_record_case_facts(user=actor, team=team):
+        raise PermissionDenied("Your role does not allow changing youth justice cases.")
+
+
+def _check_case(team: Team, details: CaseDetails) -> None:
+    errors = {}
+    if team.kind != TeamKind.YOUTH_JUSTICE:
+        errors["__all__"] = ["Visit-frequency cases are for youth justice teams only."]
+    if details.order_type not in orders_in_table():
+        errors["order_type"] = [
+            f"“{details.order_type}” is not an order type in the visit-frequency table."
+        ]
+    elif details.order_type not in ORDERS_WITHOUT_RISK_LEVELS:
+        for name, label in (("rosh", "RoSH"), ("saw", "SaW")):
+            if not getattr(details, name):
+                errors[name] = [f"Give the {label} level: the visit frequency depends on it."]
+    if details.household.team_id != team.pk:
+        errors["household"] = ["Choose a household of this team."]
+    if not has_capability(user=details.case_manager, team=team, capability="assess"):
+        errors["case_manager"] = ["The case manager must be a worker or manager in this team."]
+    if details.released_on and details.order_type != OrderType.CUSTODIAL:
+        errors["released_on"] = ["A release date only applies to a custodial sentence."]
+    ends_on = details.assessment_ends_on
+    if ends_on and details.assessment_starts_on and ends_on < details.assessment_starts_on:
+        errors["assessment_ends_on"] = ["The assessment cannot end before it starts."]
+    if not details.reference.strip():
+        errors["reference"] = ["Give the case reference."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _apply_case(case: SupervisedCase, details: CaseDetails) -> None:
+    case.reference = details.reference.strip()
+    case.household = details.household
+    case.case_manager = details.case_manager
+    case.order_type = details.order_type
+    no_levels = details.order_type in ORDERS_WITHOUT_RISK_LEVELS
+    case.rosh = "" if no_levels else details.rosh
+    case.saw = "" if no_levels else details.saw
+    case.child_protection_plan = details.child_protection_plan
+    case.assessment_starts_on = details.assessment_starts_on
+    case.assessment_ends_on = details.assessment_ends_on
+    case.released_on = details.released_on
+    case.closed_on = details.closed_on
+
+
+def _save_case(case: SupervisedCase) -> SupervisedCase:
+    duplicate = SupervisedCase.objects.filter(team=case.team, reference=case.reference)
+    if duplicate.exclude(pk=case.pk).exists():
+        raise ValidationError({"reference": "This team already has a case with this reference."})
+    case.full_clean(exclude=["team", "household", "case_manager", "created_by"])
+    try:
+        with transaction.atomic():
+            case.save()
+    except IntegrityError as error:  # a race with another save of the same reference
+        raise ValidationError({"reference": "This team already has this reference."}) from error
+    return case
+
+
+@transaction.atomic
+def case_open(
+    *, team: Team, details: CaseDetails, actor, review_dates: tuple[date, ...] = ()
+) -> SupervisedCase:
+    _require_case_writer(actor, team)
+    _check_case(team, details)
+    case = SupervisedCase(team=team, created_by=actor)
+    _apply_case(case, details)
+    _save_case(case)
+    for review_on in set(review_dates):
+        AssetPlusReview.objects.create(case=case, review_on=review_on)
+    return case
+
+
+@transaction.atomic
+def case_update(*, case: SupervisedCase, details: CaseDetails, actor) -> SupervisedCase:
+    _require_case_writer(actor, case.team)
+    _check_case(case.team, details)
+    case = SupervisedCase.objects.select_for_update().get(pk=case.pk)
+    _apply_case(case, details)
+    return _save_case(case)
+
+
+@transaction.atomic
+def review_dates_add(*, case: SupervisedCase, actor, dates: list[date]) -> list[AssetPlusReview]:
+    """Schedule AssetPlus reviews; a date already scheduled is left as it is."""
+    _require_case_writer(actor, case.team)
+    if not dates:
+        raise ValidationError({"dates": "Give at least one review date."})
+    existing = set(case.reviews.values_list("review_on", flat=True))
+    return [
+        AssetPlusReview.objects.create(case=case, review_on=day)
+        for day in sorted(set(dates) - existing)
+    ]
+
+
+@transaction.atomic
+def review_date_remove(*, review: AssetPlusReview, actor) -> None:
+    _require_case_writer(actor, review.case.team)
+    review.delete()
+
+
+@transaction.atomic
+def address_change_record(
+    *, case: SupervisedCase, actor, moved_on: date, now: datetime
+) -> AddressChange:
+    """A move starts its own visit deadline. A planned move may be recorded ahead."""
+    _require_case_writer(actor, case.team)
+    if case.address_changes.filter(moved_on=moved_on).exists():
+        raise ValidationError({"moved_on": "A move on this day is already recorded."})
+    return AddressChange.objects.create(
+        case=case, moved_on=moved_on, recorded_by=actor, recorded_at=now
+    )
+
+
+@transaction.atomic
+def variation_agree(
+    *,
+    case: SupervisedCase,
+    actor,
+    kind: str,
+    reason: str,
+    explanation: str,
+    arrangement: str,
+    review_on: date | None,
+    today: date,
+    every_months: int | None = None,
+) -> Variation:
+    """A manager's agreed variation, in force until ended or replaced; it replaces any other."""
+    if not may_agree_variation(user=actor, team=case.team):
+        raise PermissionDenied("Only a manager of this team can agree a variation.")
+    errors = {}
+    if review_on is None:
+        errors["review_on"] = ["Set a review date: every variation is reviewed."]
+    elif review_on <= today:
+        errors["review_on"] = ["The review date must be after today."]
+    if kind == VariationKind.FREQUENCY and not every_months:
+        errors["every_months"] = ["Say how often the child will be visited instead."]
+    if kind == VariationKind.NOT_APPROPRIATE:
+        every_months = None
+    if not arrangement.strip():
+        errors["arrangement"] = ["Describe the agreed arrangement or alternatives."]
+    if not explanation.strip():
+        errors["explanation"] = ["Explain why this variation is agreed."]
+    if errors:
+        raise ValidationError(errors)
+    case = SupervisedCase.objects.select_for_update().get(pk=case.pk)
+    Variation.objects.filter(case=case, ended_on__isnull=True).update(
+        ended_on=today, ended_by=actor
+    )
+    variation = Variation(
+        case=case,
+        kind=kind,
+        every_months=every_months,
+        reason=reason,
+        explanation=explanation.strip(),
+        arrangement=arrangement.strip(),
+        review_on=review_on,
+        agreed_by=actor,
+        agreed_on=today,
+    )
+    variation.full_clean(exclude=["case", "agreed_by", "ended_by"])
+    variation.save()
+    return variation
+
+
+@transaction.atomic
+def variation_end(*, variation: Variation, actor, today: date) -> Variation:
+    """Reviewed and ended: the standard frequencies apply again."""
+    if not may_agree_variation(user=actor, team=variation.case.team):
+        raise PermissionDenied("Only a manager of this team can end a variation.")
+    updated = Variation.objects.filter(pk=variation.pk, ended_on__isnull=True).update(
+        ended_on=today, ended_by=actor
+    )
+    if not updated:
+        raise ValidationError("This variation has already ended.")
+    variation.refresh_from_db()
+    return variation

@@ -23,4 +23,22 @@ urlpatterns = [
     path("visits/connections/tokens/", views.token_create, name="token-create"),
     path("visits/connections/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
     path("visits/feeds/<str:token>.ics", views.calendar_feed, name="calendar-feed"),
+    # Youth justice visit frequency
+    path("visits/frequency/<slug:slug>/", views.compliance_board, name="compliance-board"),
+    path("visits/frequency/<slug:slug>/cases/new/", views.case_create, name="case-create"),
+    path("visits/cases/<int:pk>/", views.case_detail, name="case-detail"),
+    path("visits/cases/<int:pk>/edit/", views.case_edit, name="case-edit"),
+    path("visits/cases/<int:pk>/moves/", views.case_address_change, name="case-address-change"),
+    path("visits/cases/<int:pk>/reviews/", views.case_review_add, name="case-review-add"),
+    path(
+        "visits/cases/<int:pk>/reviews/<int:review_pk>/remove/",
+        views.case_review_remove,
+        name="case-review-remove",
+    ),
+    path("visits/cases/<int:pk>/variation/", views.case_variation, name="case-variation"),
+    path(
+        "visits/cases/<int:pk>/variation/end/",
+        views.case_variation_end,
+        name="case-variation-end",
+    ),
 ]

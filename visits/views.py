@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -18,10 +19,15 @@ from riskassess.selectors import households_for
 from . import ics, selectors, services
 from .forms import (
     FIELD_FOR_ERROR,
+    AddressChangeForm,
     CancelForm,
+    CaseForm,
     OutcomeForm,
+    ReviewDateForm,
     TokenNameForm,
+    VariationForm,
     VisitForm,
+    case_initial,
     default_booking_times,
     initial_for,
 )
@@ -116,7 +122,7 @@ def visit_book(request):
     if not teams_where(user=request.user, capability="visit").exists():
         raise PermissionDenied("Your role does not include visits.")
     initial = default_booking_times(timezone.now())
-    initial["household"] = request.GET.get("household")
+    initial["household"] = _household_to_prefill(request)
     form = _visit_form(request, data=request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -131,6 +137,15 @@ def visit_book(request):
                 messages.warning(request, warning)
             return redirect("visit-detail", pk=result.visit.pk)
     return render(request, "visits/visit_form.html", _form_context(form))
+
+
+def _household_to_prefill(request) -> int | None:
+    """`?household=<id>` fills in the form, if that household is in one of the user's teams."""
+    household_id = _int_param(request, "household")
+    if household_id is None:
+        return None
+    households = households_for(user=request.user, capability="visit").filter(status="active")
+    return household_id if households.filter(pk=household_id).exists() else None
 
 
 def _form_context(form, visit=None):
@@ -356,3 +371,260 @@ def household_visits(request, household_id):
             "household_id": household_id,
         },
     )
+
+
+# Youth justice: visit-frequency compliance.
+
+
+def _youth_justice_team_or_404(request, slug):
+    team = selectors.youth_justice_teams(user=request.user).filter(slug=slug).first()
+    if team is None:
+        raise Http404("No such youth justice team among yours.")
+    return team
+
+
+def _int_param(request, name) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+def compliance_board(request, slug):
+    team = _youth_justice_team_or_404(request, slug)
+    today = timezone.localdate()
+    case_manager_id = _int_param(request, "manager")
+    return render(
+        request,
+        "visits/compliance_board.html",
+        {
+            "team": team,
+            "today": today,
+            "board": selectors.compliance_board(
+                team=team, today=today, case_manager_id=case_manager_id
+            ),
+            "case_managers": selectors.case_managers(team=team),
+            "case_manager_id": case_manager_id,
+            "other_teams": selectors.youth_justice_teams(user=request.user).exclude(pk=team.pk),
+            "can_add": services.may_record_case_facts(user=request.user, team=team),
+        },
+    )
+
+
+def _case_form(request, team, *, data=None, initial=None, editing=False):
+    households = households_for(user=request.user, capability="see_households").filter(
+        team=team, status="active"
+    )
+    return CaseForm(
+        data,
+        initial=initial,
+        households=households.order_by("display_name"),
+        staff=selectors.case_manager_choices(team=team),
+        editing=editing,
+    )
+
+
+def _form_page(request, form, *, title, intro="", cancel_url, submit_label="Save", case=None):
+    return render(
+        request,
+        "visits/case_form.html",
+        {
+            "form": form,
+            "title": title,
+            "intro": intro,
+            "cancel_url": cancel_url,
+            "submit_label": submit_label,
+            "case": case,
+        },
+    )
+
+
+def case_create(request, slug):
+    team = _youth_justice_team_or_404(request, slug)
+    if not services.may_record_case_facts(user=request.user, team=team):
+        raise PermissionDenied("Your role does not allow adding youth justice cases.")
+    form = _case_form(
+        request, team, data=request.POST or None, initial={"case_manager": request.user.pk}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            case = services.case_open(team=team, details=form.details(), actor=request.user)
+        except ValidationError as error:
+            show_service_error(form, error)
+        else:
+            messages.success(request, f"Case {case.reference} added. Add its AssetPlus reviews.")
+            return redirect("case-detail", pk=case.pk)
+    return _form_page(
+        request,
+        form,
+        title="Add a youth justice case",
+        intro="Record only what the visit-frequency rules need: no names or dates of birth.",
+        cancel_url=reverse("compliance-board", args=[team.slug]),
+    )
+
+
+def _case_or_404(request, pk):
+    case = selectors.case_detail(user=request.user, pk=pk)
+    if case is None:
+        raise Http404("No such case in your teams.")
+    return case
+
+
+def _require_case_writer(request, case):
+    if not services.may_record_case_facts(user=request.user, team=case.team):
+        raise PermissionDenied("Your role does not allow changing youth justice cases.")
+
+
+def case_detail(request, pk):
+    case = _case_or_404(request, pk)
+    today = timezone.localdate()
+    result = selectors.case_compliance(case=case, today=today)
+    met_visits = selectors.visits_by_pk(
+        pks={r.met_by.pk for r in result.requirements if r.met_by is not None}
+    )
+    timeline = [(r, met_visits.get(r.met_by.pk) if r.met_by else None) for r in result.requirements]
+    return render(
+        request,
+        "visits/case_detail.html",
+        {
+            "case": case,
+            "today": today,
+            "result": result,
+            "timeline": timeline,
+            "can_change": services.may_record_case_facts(user=request.user, team=case.team),
+            "can_vary": services.may_agree_variation(user=request.user, team=case.team),
+            "can_book": teams_where(user=request.user, capability="visit")
+            .filter(pk=case.team_id)
+            .exists(),
+        },
+    )
+
+
+def case_edit(request, pk):
+    case = _case_or_404(request, pk)
+    _require_case_writer(request, case)
+    form = _case_form(
+        request, case.team, data=request.POST or None, initial=case_initial(case), editing=True
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.case_update(case=case, details=form.details(), actor=request.user)
+        except ValidationError as error:
+            show_service_error(form, error)
+        else:
+            messages.success(request, "Case saved.")
+            return redirect("case-detail", pk=case.pk)
+    return _form_page(
+        request,
+        form,
+        title=f"Edit case {case.reference}",
+        cancel_url=reverse("case-detail", args=[case.pk]),
+        case=case,
+    )
+
+
+def case_address_change(request, pk):
+    case = _case_or_404(request, pk)
+    _require_case_writer(request, case)
+    form = AddressChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.address_change_record(
+                case=case, actor=request.user, now=timezone.now(), **form.cleaned_data
+            )
+        except ValidationError as error:
+            show_service_error(form, error)
+        else:
+            messages.success(request, "Move recorded: a home visit is now due after it.")
+            return redirect("case-detail", pk=case.pk)
+    return _form_page(
+        request,
+        form,
+        title=f"Record a change of address for {case.reference}",
+        intro="Each move starts its own home-visit deadline, counted in working days.",
+        cancel_url=reverse("case-detail", args=[case.pk]),
+        submit_label="Record the move",
+        case=case,
+    )
+
+
+def case_review_add(request, pk):
+    case = _case_or_404(request, pk)
+    _require_case_writer(request, case)
+    form = ReviewDateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.review_dates_add(
+                case=case, actor=request.user, dates=[form.cleaned_data["review_on"]]
+            )
+        except ValidationError as error:
+            show_service_error(form, error)
+        else:
+            messages.success(request, "AssetPlus review date added.")
+            return redirect("case-detail", pk=case.pk)
+    return _form_page(
+        request,
+        form,
+        title=f"Add an AssetPlus review date for {case.reference}",
+        intro="For low or medium RoSH/SaW, a home visit is due before each review.",
+        cancel_url=reverse("case-detail", args=[case.pk]),
+        submit_label="Add the date",
+        case=case,
+    )
+
+
+@require_POST
+def case_review_remove(request, pk, review_pk):
+    case = _case_or_404(request, pk)
+    _require_case_writer(request, case)
+    review = case.reviews.filter(pk=review_pk).first()
+    if review is None:
+        raise Http404("No such review date on this case.")
+    services.review_date_remove(review=review, actor=request.user)
+    messages.success(request, "Review date removed.")
+    return redirect("case-detail", pk=case.pk)
+
+
+def _require_manager(request, case):
+    if not services.may_agree_variation(user=request.user, team=case.team):
+        raise PermissionDenied("Only a manager of this team can agree or end a variation.")
+
+
+def case_variation(request, pk):
+    case = _case_or_404(request, pk)
+    _require_manager(request, case)
+    form = VariationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.variation_agree(
+                case=case, actor=request.user, today=timezone.localdate(), **form.cleaned_data
+            )
+        except ValidationError as error:
+            show_service_error(form, error)
+        else:
+            messages.success(request, "Variation agreed. It applies until it is ended.")
+            return redirect("case-detail", pk=case.pk)
+    return _form_page(
+        request,
+        form,
+        title=f"Agree a variation for {case.reference}",
+        intro="A variation changes the required home visits until a manager ends it or agrees "
+        "another. Any variation in force now is replaced.",
+        cancel_url=reverse("case-detail", args=[case.pk]),
+        submit_label="Agree the variation",
+        case=case,
+    )
+
+
+@require_POST
+def case_variation_end(request, pk):
+    case = _case_or_404(request, pk)
+    _require_manager(request, case)
+    variation = selectors.variation_in_force(case)
+    if variation is None:
+        raise Http404("This case has no variation in force.")
+    try:
+        services.variation_end(variation=variation, actor=request.user, today=timezone.localdate())
+    except ValidationError as error:
+        messages.error(request, error_text(error))
+    else:
+        messages.success(request, "Variation ended: the standard frequencies apply again.")
+    return redirect("case-detail", pk=case.pk)

@@ -1,11 +1,21 @@
 // The board's alarm: a new "I need help", manager alert or missed check-in flashes the page,
 // changes its title and, once the user has turned sound on (browsers block autoplay), beeps.
+// Countdowns to the next ladder step tick every second between polls.
 (function () {
   const toggle = document.getElementById("alarm-toggle");
   const baseTitle = document.title;
   let soundOn = false;
   let audio = null;
-  let lastAlarms = Number(document.getElementById("board-alarms")?.dataset.alarms || 0);
+  let lastAlarms = alarmCount();
+  showAlarmsInTitle(lastAlarms);
+
+  function showAlarmsInTitle(alarms) {
+    document.title = alarms > 0 ? "(" + alarms + ") Needs action · " + baseTitle : baseTitle;
+  }
+
+  function alarmCount() {
+    return Number(document.getElementById("board-alarms")?.dataset.alarms || 0);
+  }
 
   toggle.addEventListener("click", function () {
     soundOn = !soundOn;
@@ -23,15 +33,39 @@
     tone.stop(audio.currentTime + 0.6);
   }
 
+  // Polling waits while someone is typing a new finish time, so the form is not wiped.
+  window.boardIsIdle = function () {
+    const focused = document.activeElement;
+    const rows = document.getElementById("board-rows");
+    return !(rows && focused && rows.contains(focused) && focused.matches("input, select"));
+  };
+
+  function tickCountdowns() {
+    document.querySelectorAll(".countdown[data-until]").forEach(function (span) {
+      const seconds = Math.round((Date.parse(span.dataset.until) - Date.now()) / 1000);
+      if (Number.isNaN(seconds)) return;
+      if (seconds <= 0) {
+        span.textContent = "due now";
+        return;
+      }
+      const minutes = Math.floor(seconds / 60);
+      span.textContent = "in " + (minutes ? minutes + " min " : "") + (seconds % 60) + " s";
+    });
+  }
+  setInterval(tickCountdowns, 1000);
+  tickCountdowns();
+
   document.body.addEventListener("htmx:afterSwap", function (event) {
-    const marker = document.getElementById("board-alarms");
-    if (!marker || event.target.id !== "board-rows") return;
-    const alarms = Number(marker.dataset.alarms || 0);
+    if (event.target.id !== "board-rows") return;
+    const alarms = alarmCount();
     if (alarms > lastAlarms) {
-      document.getElementById("board-rows").classList.add("board-alarm");
+      event.target.classList.add("board-alarm");
       beep();
+    } else if (alarms === 0) {
+      event.target.classList.remove("board-alarm");
     }
-    document.title = alarms > 0 ? "(" + alarms + ") Needs action · " + baseTitle : baseTitle;
+    showAlarmsInTitle(alarms);
     lastAlarms = alarms;
+    tickCountdowns();
   });
 })();

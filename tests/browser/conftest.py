@@ -75,3 +75,19 @@ def open_page(chromium, live_server, control_measure_catalogue):
     yield signed_in
     for context in contexts:
         context.close()
+
+
+AXE_SCRIPT = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def serious_accessibility_violations(page) -> list[dict]:
+    """Run axe-core (from the npm package, injected into the page) and return the serious and
+    critical violations, with enough detail to fix them."""
+    assert AXE_SCRIPT.exists(), "axe-core is missing: run `npm ci` (make test does)"
+    page.add_script_tag(path=str(AXE_SCRIPT))
+    violations = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+            .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                        where: v.nodes.slice(0, 3).map(n => n.target.join(" "))}))"""
+    )
+    return [v for v in violations if v["impact"] in ("serious", "critical")]

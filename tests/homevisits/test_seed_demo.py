@@ -1,12 +1,16 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from homevisits.dates import LONDON
 from homevisits.demo import DEMO_PASSWORD
 from homevisits.models import Membership, OfficeHours, Role, StaffProfile, Team, TeamPolicy
+from tracking import selectors
+from tracking.selectors import Group
 
 COUNTED = [get_user_model(), Team, TeamPolicy, OfficeHours, Membership, StaffProfile]
 
@@ -60,3 +64,27 @@ def test_fast_ladder_shortens_the_demo_teams_timings_to_seconds(db, settings):
     for policy in TeamPolicy.objects.all():
         assert policy.attempt_interval <= timedelta(seconds=10)
         assert policy.backup_escalation_delay <= timedelta(seconds=20)
+
+
+def test_the_demo_board_has_a_row_in_every_main_state(db, settings):
+    """`make run` shows a living board: seeded at 13:00 on a weekday."""
+    settings.DEBUG = True
+    midday = datetime(2026, 11, 25, 13, 0, tzinfo=LONDON)
+    with time_machine.travel(midday, tick=False):
+        call_command("seed_demo", verbosity=0)
+    team = Team.objects.get(name="Children's Services North")
+    rows, days = selectors.board(teams=[team], day=midday.date(), now=midday)
+    groups = {row.group for row in rows}
+    assert {
+        Group.NEED_HELP,
+        Group.MANAGER_ALERTED,
+        Group.LADDER,
+        Group.DUE_SOON,
+        Group.IN_PROGRESS,
+        Group.UPCOMING,
+        Group.CLOSED,
+        Group.NOT_MONITORED,
+    } <= groups
+    assert any(row.visit.awaits_go_ahead for row in rows)
+    nia = next(day for day in days if day.worker.username == "nia")
+    assert nia.last_heard_at == midday - timedelta(minutes=30)

@@ -74,7 +74,21 @@ def book(flagged, staff):
             setattr(details, name, value)
         booked_at = booked_at or starts_at - timedelta(hours=1)
         return visit_services.visit_book(
-            details=details, booked_by=staff["worker"], now=booked_at
+            details=details, booked_by=details.lead_worker, now=booked_at
         ).visit
+
+    return make
+
+
+@pytest.fixture
+def colleague(team):
+    """colleague(name) → another worker in the team, with a mobile: a second person out."""
+    made = []
+
+    def make(name: str = "Colleague"):
+        user = member(team, Role.WORKER, first_name=name, last_name="Tester").user
+        StaffProfile.objects.filter(user=user).update(mobile=f"+4471234570{len(made):02d}")
+        made.append(user)
+        return type(user).objects.select_related("staff_profile").get(pk=user.pk)
 
     return make

@@ -6,10 +6,10 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from homevisits.models import Role
+from homevisits.models import Role, TeamPolicy
 from tests.factories import member
 from tracking import selectors, services
-from tracking.models import Channel, CheckInKind
+from tracking.models import Channel, CheckInKind, Escalation
 
 MINUTE = timedelta(minutes=1)
 
@@ -28,10 +28,12 @@ def test_only_the_designated_person_and_managers_see_the_board(client, team, sta
     assert client.get(reverse("tracking-board"), {"team": other_team.slug}).status_code == 404
 
 
-def test_rows_are_grouped_most_urgent_first(team, book, staff, now):
-    upcoming = book(now + timedelta(hours=3))
-    due_soon = book(now + 10 * MINUTE)
-    overdue = book(now - MINUTE, booked_at=now - timedelta(hours=2))
+def test_rows_are_grouped_most_urgent_first(team, book, staff, colleague, now):
+    upcoming = book(now + timedelta(hours=3), lead_worker=colleague("Upcoming"))
+    due_soon = book(now + 10 * MINUTE, lead_worker=colleague("Soon"))
+    overdue = book(
+        now - MINUTE, booked_at=now - timedelta(hours=2), lead_worker=colleague("Overdue")
+    )
     helped = book(now + timedelta(hours=1))
     services.sweep(now=now)
     services.checkin_record(
@@ -69,7 +71,7 @@ def test_the_partial_answers_304_until_something_changes(client, book, staff, no
     )
     changed = client.get(reverse("tracking-board-rows"), HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200
-    assert "Last: Arrived" in changed.content.decode()
+    assert "Last check-in: Arrived" in changed.content.decode()
 
 
 def test_a_failed_sms_shows_phone_instead(client, book, staff, now, settings):
@@ -87,14 +89,14 @@ def test_a_failed_sms_shows_phone_instead(client, book, staff, now, settings):
         moment += timedelta(hours=1)
     client.force_login(staff["duty"])
     page = client.get(reverse("tracking-board-rows")).content.decode()
-    assert "SMS failed: phone instead" in page
+    assert "SMS failed, phone instead" in page
 
 
 def test_a_phone_in_from_the_board_closes_the_ladder(client, book, staff, now):
     visit = book(now, booked_at=now - timedelta(hours=2))
     services.sweep(now=now)
     client.force_login(staff["duty"])
-    client.post(reverse("tracking-phone-in", args=[visit.pk]))
+    client.post(reverse("tracking-phone-in", args=[visit.pk]), {"kind": "left_safely"})
     visit.refresh_from_db()
     assert visit.left_at == now
     assert not selectors.open_escalation(visit=visit)
@@ -103,19 +105,49 @@ def test_a_phone_in_from_the_board_closes_the_ladder(client, book, staff, now):
 def test_a_worker_cannot_record_a_phone_in(client, book, team, staff, now):
     visit = book(now + timedelta(hours=1))
     client.force_login(member(team, Role.WORKER).user)
-    client.post(reverse("tracking-phone-in", args=[visit.pk]))
+    client.post(reverse("tracking-phone-in", args=[visit.pk]), {"kind": "left_safely"})
     visit.refresh_from_db()
     assert visit.left_at is None
 
 
 @pytest.mark.parametrize("count", [5, 500])
 def test_the_board_partial_runs_at_most_15_queries(
-    client, book, staff, now, count, django_assert_max_num_queries
+    client, team, book, staff, colleague, now, count, django_assert_max_num_queries
 ):
+    """Every kind of row: a fifth of the visits are overdue with their ladder running (one with
+    a call recorded), the rest due later, in office hours and out of hours; and everyone out
+    today on interval phone-ins, so the "last heard from" panel is full too."""
+    TeamPolicy.objects.filter(team=team).update(phone_in_interval=timedelta(hours=2))
     for index in range(count):
-        book(now + timedelta(minutes=10 + index % 300), booked_at=now - timedelta(hours=1))
-    services.sweep(now=now)
+        overdue = index % 5 == 0
+        due_at = now - timedelta(minutes=index % 60) if overdue else now + timedelta(minutes=index)
+        worker = colleague(f"Out{index}") if overdue else staff["worker"]
+        book(due_at, booked_at=now - timedelta(hours=2), lead_worker=worker)
+    while services.sweep(now=now).opened:
+        pass
+    ladder = Escalation.objects.first()
+    services.attempt_record(
+        escalation=ladder, result="no_answer", recorded_by=staff["duty"], now=now
+    )
+    no_answer_button = """hx-vals='{"action": "attempt", "result": "no_answer"}'"""
+    for moment in [now, now.replace(hour=19)]:  # the evening adds the "still waiting for" list
+        with time_machine.travel(moment, tick=False):
+            client.force_login(staff["duty"])
+            with django_assert_max_num_queries(15):
+                response = client.get(reverse("tracking-board-rows"))
+        page = response.content.decode()
+        assert page.count('class="card mb-1') == count
+        assert page.count(no_answer_button) == Escalation.objects.count() == (count + 4) // 5
+    assert f"Out of hours: still waiting for ({count})" in page
+    assert page.count("<tr data-worker=") == 1 + (count + 4) // 5  # everyone out today
+
+
+def test_the_board_warns_when_todays_rota_leaves_a_role_empty(client, team, staff, now):
+    from tracking.models import DutyRota
+
+    rota = DutyRota.objects.get(team=team, day=now.date())
+    rota.designated_persons.clear()
+    DutyRota.objects.filter(pk=rota.pk).update(designated_manager=None)
     client.force_login(staff["duty"])
-    with django_assert_max_num_queries(15):
-        response = client.get(reverse("tracking-board-rows"))
-    assert response.content.decode().count('class="card mb-1') == count
+    page = client.get(reverse("tracking-board")).content.decode()
+    assert "Today's rota has no designated person, no designated manager" in page

@@ -126,3 +126,30 @@ def test_a_check_in_racing_a_step_leaves_the_escalation_closed_and_stood_down(bo
             )
         )
         assert sorted(stood_down) == sorted(alerted)  # everyone alerted, once each
+
+
+def test_two_concurrent_sweeps_open_one_ladder_per_missed_phone_in(team, book, colleague, now):
+    """Thirty workers left their visit at 10:00 and have not phoned in by 12:00."""
+    from homevisits.models import TeamPolicy
+    from tracking.models import Cause, CheckInKind
+
+    TeamPolicy.objects.filter(team=team).update(phone_in_interval=timedelta(hours=2))
+    left_at = now - timedelta(hours=2)
+    for index in range(30):
+        worker = colleague(f"Out{index}")
+        visit = book(left_at, booked_at=left_at - timedelta(hours=2), lead_worker=worker)
+        services.checkin_record(
+            visit=visit,
+            worker=worker,
+            recorded_by=worker,
+            kind=CheckInKind.LEFT_SAFELY,
+            channel="web",
+            now=left_at,
+        )
+        book(now + timedelta(hours=3), booked_at=left_at, lead_worker=worker)  # a later visit
+
+    run_together(lambda: services.sweep(now=now, batch_size=VISITS))
+    ladders = Escalation.objects.filter(cause=Cause.MISSED_INTERVAL)
+    assert ladders.count() == 30 and ladders.values("worker").distinct().count() == 30
+    assert EscalationStep.objects.filter(step=1).count() == 30
+    assert duplicate_notifications() == 0

@@ -365,9 +365,9 @@ def test_notification_bodies_name_the_worker_and_link_but_carry_no_household_det
 
 
 def test_a_crash_mid_step_loses_nothing_holds_back_no_one_and_is_retried_once(
-    book, now, monkeypatch, caplog
+    book, colleague, now, monkeypatch, caplog
 ):
-    poisoned, healthy = book(now), book(now)
+    poisoned, healthy = book(now), book(now, lead_worker=colleague())
     real_notifications = services._step_notifications
 
     def crash_for_one_visit(escalation, *args):

@@ -84,19 +84,40 @@ def test_an_unscheduled_visit_after_recent_contact_needs_no_recheck(
     assert result.visit.kind == VisitKind.UNSCHEDULED
 
 
-def test_an_unscheduled_visit_after_stale_contact_needs_a_recorded_recheck(
-    team, details, worker_with_mobile, now
+def test_a_workers_unscheduled_visit_waits_for_the_offices_go_ahead(
+    details, worker_with_mobile, now
 ):
-    stale_after = team.policy.risk_info_stale_after_days
-    completed_visit(details, worker_with_mobile, now - timedelta(days=stale_after + 1))
+    completed_visit(details, worker_with_mobile, now - timedelta(days=3))
     unscheduled = details(
         kind=VisitKind.UNSCHEDULED, starts_at=now, ends_at=now + timedelta(hours=1)
     )
-    errors = refused(unscheduled, worker_with_mobile, now)
-    assert "re-check the risk information" in errors["risk_recheck_confirmed"][0]
+    result = book(unscheduled, worker_with_mobile, now)
+    assert result.visit.awaits_go_ahead
+    assert any("go-ahead" in warning for warning in result.warnings)
+    with pytest.raises(ValidationError, match="has not given the go-ahead"):
+        services.visit_arrive(visit=result.visit, actor=worker_with_mobile, now=now)
+
+
+def test_a_worker_cannot_give_their_own_go_ahead(details, worker_with_mobile, now):
+    completed_visit(details, worker_with_mobile, now - timedelta(days=3))
+    unscheduled = details(
+        kind=VisitKind.UNSCHEDULED, starts_at=now, ends_at=now + timedelta(hours=1)
+    )
     unscheduled.risk_recheck_confirmed = True
-    visit = book(unscheduled, worker_with_mobile, now).visit
-    assert visit.risk_recheck_confirmed_at == now
+    errors = refused(unscheduled, worker_with_mobile, now)
+    assert "Only the designated person or a manager" in errors["risk_recheck_confirmed"][0]
+
+
+def test_the_designated_person_booking_an_unscheduled_visit_gives_the_go_ahead(
+    details, worker_with_mobile, designated_person, now
+):
+    completed_visit(details, worker_with_mobile, now - timedelta(days=3))
+    unscheduled = details(
+        kind=VisitKind.UNSCHEDULED, starts_at=now, ends_at=now + timedelta(hours=1)
+    )
+    unscheduled.risk_recheck_confirmed = True
+    visit = book(unscheduled, designated_person, now).visit
+    assert visit.risk_recheck_confirmed_at == now and not visit.awaits_go_ahead
 
 
 def test_a_planned_visit_after_stale_contact_books_with_a_warning(

@@ -1,0 +1,64 @@
+"""Tracking's reads, one module per concern; callers use `tracking.selectors.<name>`."""
+
+from .board import (  # noqa: F401
+    BOARD_VISIT_FIELDS,
+    DUE_SOON,
+    BoardRow,
+    Group,
+    board,
+    board_rows,
+    board_version,
+)
+from .console import (  # noqa: F401
+    TimelineEntry,
+    escalation_staff,
+    escalation_timeline,
+    my_open_escalations,
+    visit_staff,
+    worker_visits_that_day,
+)
+from .days_out import (  # noqa: F401
+    WorkerDay,
+    days_from,
+    days_out,
+    missed_intervals,
+    my_day_out,
+)
+from .duty import (  # noqa: F401
+    DEADLINE_LOOKBACK,
+    HANDOVER_WINDOW,
+    NIGHT_ENDS,
+    Duty,
+    in_office_hours,
+    is_still_out,
+    office_closes_at,
+    offices_just_closed,
+    on_duty,
+    out_at_close,
+    still_out_on_board,
+    still_waiting_for,
+)
+from .ladder import (  # noqa: F401
+    deliverable_notification_ids,
+    due_escalation_ids,
+    escalation_for,
+    failed_notifications,
+    missed_deadlines,
+    monitored,
+    monitored_flag,
+    open_escalation,
+    open_escalation_for,
+    sweep_heartbeat_age,
+)
+from .rota import (  # noqa: F401
+    RotaDay,
+    RotaPeople,
+    rota_people,
+    rota_week,
+)
+from .worker import (  # noqa: F401
+    REFUSAL_SHOWN_FOR,
+    current_or_next_visit,
+    latest_check_in,
+    recent_go_ahead_refusal,
+)

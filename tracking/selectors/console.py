@@ -1,0 +1,165 @@
+"""The manager's escalation console: the timeline and the people concerned."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import (
+    Exists,
+    OuterRef,
+)
+from django.utils import timezone
+
+from homevisits.dates import london_day_bounds
+from homevisits.people import person_name
+from homevisits.selectors import teams_where
+from visits.models import Visit
+from visits.selectors import involving
+
+from ..models import (
+    CheckIn,
+    DeliveryStatus,
+    Escalation,
+    Notification,
+)
+
+# The manager's escalation console
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    what: str
+    detail: str = ""
+    problem: bool = False
+
+
+def escalation_timeline(*, escalation: Escalation) -> list[TimelineEntry]:
+    """Everything that happened to the escalation and its visit, oldest first: the visit's
+    check-ins, each ladder step, call attempts, managers' actions and every notification."""
+    entries = [TimelineEntry(escalation.due_at, "Deadline passed")]
+    entries += [
+        TimelineEntry(c.at, f"Check-in: {c.get_kind_display()}", _check_in_detail(c))
+        for c in _check_ins_around(escalation)
+    ]
+    entries += [TimelineEntry(s.at, s.get_step_display()) for s in escalation.steps.all()]
+    entries += [
+        TimelineEntry(
+            a.at,
+            f"Call attempt {a.attempt}: {a.get_result_display()}",
+            f"recorded by {_name(a.recorded_by)}",
+        )
+        for a in escalation.attempts.all()
+    ]
+    entries += [
+        TimelineEntry(a.at, a.get_kind_display(), _action_detail(a))
+        for a in escalation.actions.all()
+    ]
+    entries += [_notification_entry(n) for n in escalation.notifications.all()]
+    if escalation.acknowledged_at:
+        entries.append(
+            TimelineEntry(
+                escalation.acknowledged_at, f"Acknowledged by {_name(escalation.acknowledged_by)}"
+            )
+        )
+    if escalation.closed_at:
+        entries.append(TimelineEntry(escalation.closed_at, _closing_text(escalation)))
+    return sorted(entries, key=lambda entry: entry.at)
+
+
+def _check_ins_around(escalation: Escalation):
+    """The visit's check-ins; for a missed interval, the worker's check-ins that day."""
+    if escalation.visit is not None:
+        return escalation.visit.check_ins.select_related("recorded_by")
+    start, _ = london_day_bounds(timezone.localdate(escalation.due_at))
+    return CheckIn.objects.filter(worker=escalation.worker, at__gte=start).select_related(
+        "recorded_by"
+    )
+
+
+def _name(user) -> str:
+    return person_name(user) if user else "nobody"
+
+
+def _check_in_detail(check_in) -> str:
+    by = (
+        "phoned in, recorded by " + _name(check_in.recorded_by)
+        if check_in.channel == "phone_in"
+        else ""
+    )
+    if check_in.new_end:
+        new_end = f"new finish {timezone.localtime(check_in.new_end):%H:%M}"
+        return f"{new_end}, {by}" if by else new_end
+    return by
+
+
+def _action_detail(action) -> str:
+    parts = [f"by {_name(action.by)}"]
+    if action.police_reference:
+        parts.append(f"police reference {action.police_reference}")
+    if action.note:
+        parts.append(action.note)
+    return ", ".join(parts)
+
+
+def _notification_entry(notification) -> TimelineEntry:
+    failed = notification.status == DeliveryStatus.FAILED
+    detail = f"{notification.get_status_display()}"
+    if failed:
+        detail += f" after {notification.attempts} tries: phone instead"
+    return TimelineEntry(
+        notification.created_at,
+        f"{notification.get_kind_display()} to {_name(notification.recipient)} "
+        f"by {notification.get_channel_display()}",
+        detail,
+        problem=failed,
+    )
+
+
+def _closing_text(escalation: Escalation) -> str:
+    text = f"Closed: {escalation.get_closed_by_display()}"
+    if escalation.outcome:
+        text += f" ({escalation.get_outcome_display()})"
+    if escalation.police_reference:
+        text += f", police reference {escalation.police_reference}"
+    return text
+
+
+def escalation_staff(*, escalation: Escalation) -> list:
+    """Whom the escalation is about: the visit's staff, or the worker who missed a phone-in."""
+    if escalation.visit is None:
+        return [escalation.worker]
+    return visit_staff(visit=escalation.visit)
+
+
+def worker_visits_that_day(*, escalation: Escalation) -> list[Visit]:
+    """For a missed phone-in: the worker's visits that day, where they may have gone."""
+    if escalation.visit is not None:
+        return []
+    start, end = london_day_bounds(timezone.localdate(escalation.due_at))
+    visits = Visit.objects.filter(involving(escalation.worker), starts_at__gte=start)
+    return list(
+        visits.filter(starts_at__lt=end)
+        .select_related("household")
+        .distinct()
+        .order_by("starts_at")
+    )
+
+
+def visit_staff(*, visit: Visit) -> list:
+    """The lead worker and companions, with their staff profiles, lead first."""
+    companions = visit.accompanying.select_related("staff_profile").order_by("pk")
+    return [visit.lead_worker, *[p for p in companions if p.pk != visit.lead_worker_id]]
+
+
+def my_open_escalations(*, user) -> list[Escalation]:
+    """Open escalations in the teams where the user handles escalations, most urgent first."""
+    teams = teams_where(user=user, capability="handle_escalations")
+    alerted_me = Exists(
+        Notification.objects.filter(escalation=OuterRef("pk"), recipient=user, step__gte=4)
+    )
+    return list(
+        Escalation.objects.filter(team__in=teams, closed_at__isnull=True)
+        .annotate(alerted_me=alerted_me)
+        .select_related("worker", "visit__household", "team")
+        .order_by("-urgent", "-step", "due_at")
+    )

@@ -1,0 +1,142 @@
+"""Reads for the escalation ladder: which deadlines are missed, what is due, and the outbox."""
+
+from datetime import datetime, timedelta
+
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+)
+
+from homevisits.models import Team
+from homevisits.selectors import teams_where
+from riskassess.selectors import flagged
+from visits.models import OPEN_STATUSES, Visit
+
+from ..models import (
+    ContactAttempt,
+    DeliveryStatus,
+    Escalation,
+    Heartbeat,
+    ManagerAction,
+    Notification,
+)
+from .duty import DEADLINE_LOOKBACK
+
+
+def monitored(visits: QuerySet) -> QuerySet:
+    """Visits the ladder watches: flagged household, a raised concern, or a team watching all."""
+    return visits.filter(
+        flagged(OuterRef("household"))
+        | Q(concern_raised=True)
+        | Q(team__policy__monitor_all_visits=True)
+    )
+
+
+def missed_deadlines(*, now: datetime, limit: int) -> list[Visit]:
+    """Monitored visits still out whose deadline plus grace has passed and that have no
+    escalation for that deadline yet. Uses the partial index on visits still out."""
+    candidates = Visit.objects.filter(
+        status__in=OPEN_STATUSES,
+        left_at__isnull=True,
+        due_at__lte=now,
+        due_at__gt=now - DEADLINE_LOOKBACK,
+    ).exclude(
+        Exists(
+            Escalation.objects.filter(visit=OuterRef("pk")).filter(
+                Q(due_at=OuterRef("due_at")) | Q(closed_at__isnull=True)
+            )
+        )
+    )
+    visits = (
+        monitored(candidates)
+        .select_related("team__policy", "lead_worker__staff_profile", "household")
+        .prefetch_related("team__policy__office_hours")
+        .order_by("due_at")[:limit]
+    )
+    return [v for v in visits if v.due_at + v.team.policy.grace_period <= now]
+
+
+def due_escalation_ids(*, now: datetime, limit: int) -> list[tuple[int, int]]:
+    """(id, step) of open escalations whose next action is due, oldest first."""
+    return list(
+        Escalation.objects.filter(closed_at__isnull=True, next_action_at__lte=now)
+        .order_by("next_action_at")
+        .values_list("pk", "step")[:limit]
+    )
+
+
+def open_escalation(*, visit: Visit) -> Escalation | None:
+    return Escalation.objects.filter(visit=visit, closed_at__isnull=True).first()
+
+
+def open_escalation_for(*, worker, cause: str | None = None) -> Escalation | None:
+    """The ladder chasing this worker now, if any (there is at most one)."""
+    escalations = Escalation.objects.filter(worker=worker, closed_at__isnull=True)
+    if cause is not None:
+        escalations = escalations.filter(cause=cause)
+    return escalations.first()
+
+
+def deliverable_notification_ids(*, now: datetime, limit: int) -> list[int]:
+    """Outbox rows ready to send: waiting and due, or leased by a sender that has gone."""
+    return list(
+        Notification.objects.filter(
+            Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+            | Q(status=DeliveryStatus.SENDING, sending_until__lt=now)
+        )
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def failed_notifications(*, team: Team) -> QuerySet:
+    """Notifications that could not be delivered: the board shows them as "phone instead"."""
+    return Notification.objects.filter(
+        escalation__team=team, status=DeliveryStatus.FAILED
+    ).select_related("recipient", "escalation__visit")
+
+
+def sweep_heartbeat_age(*, now: datetime) -> timedelta | None:
+    beat = Heartbeat.objects.filter(name="sweep").first()
+    return None if beat is None else now - beat.last_run_at
+
+
+def escalation_for(*, user, pk: int) -> Escalation | None:
+    """An escalation in a team where the user is designated person or manager."""
+    return (
+        Escalation.objects.filter(pk=pk, team__in=teams_where(user=user, capability="watch_board"))
+        .select_related(
+            "visit__household",
+            "visit__lead_worker__staff_profile",
+            "worker__staff_profile",
+            "team__policy",
+        )
+        .prefetch_related(
+            "steps",
+            Prefetch("attempts", ContactAttempt.objects.select_related("recorded_by")),
+            Prefetch("actions", ManagerAction.objects.select_related("by")),
+            Prefetch("notifications", Notification.objects.select_related("recipient")),
+        )
+        .first()
+    )
+
+
+def monitored_flag(visits: QuerySet) -> QuerySet:
+    """Annotate is_monitored and is_high_risk, as the ladder decides them."""
+    return visits.annotate(
+        household_flagged=flagged(OuterRef("household")),
+        is_high_risk=ExpressionWrapper(
+            Q(household_flagged=True) | Q(concern_raised=True), output_field=BooleanField()
+        ),
+        is_monitored=ExpressionWrapper(
+            Q(household_flagged=True)
+            | Q(concern_raised=True)
+            | Q(team__policy__monitor_all_visits=True),
+            output_field=BooleanField(),
+        ),
+    )

@@ -1,0 +1,33 @@
+"""Tracking's pages, one module per screen; urls.py refers to them through this package."""
+
+from .board import board, board_rows, duty_end, go_ahead, office_still_safe, phone_in
+from .console import emergency_details, escalation_act, escalation_detail
+from .rota import rota, rota_copy
+from .worker import (
+    check_in,
+    day_out_interval,
+    go_ahead_status,
+    need_help,
+    now_page,
+    still_safe,
+)
+
+__all__ = [
+    "board",
+    "board_rows",
+    "check_in",
+    "duty_end",
+    "emergency_details",
+    "escalation_act",
+    "escalation_detail",
+    "go_ahead",
+    "go_ahead_status",
+    "need_help",
+    "now_page",
+    "phone_in",
+    "rota",
+    "rota_copy",
+    "still_safe",
+    "day_out_interval",
+    "office_still_safe",
+]
