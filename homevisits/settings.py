@@ -209,6 +209,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_folder),
         "data_folder_out": str(_broker_folder),
         "processed_folder": str(_broker_folder),
+        # kombu otherwise writes its exchange table to ./control, wherever the process started.
+        "control_folder": str(_broker_folder / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
