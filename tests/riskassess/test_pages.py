@@ -1,6 +1,7 @@
 """The household and assessment pages: access, field errors, escaping and the manager's queue."""
 
 from datetime import timedelta
+from html import escape
 
 import pytest
 from django.urls import reverse
@@ -125,7 +126,7 @@ def test_the_second_manager_sees_already_signed_off_by_the_first(
         {"decision": "return", "comment": "Needs more"},
         follow=True,
     )
-    assert f"Already signed off by {manager.get_full_name()}" in response.content.decode()
+    assert escape(f"Already signed off by {manager.get_full_name()}") in response.content.decode()
     assessment.refresh_from_db()
     assert assessment.status == AssessmentStatus.SIGNED_OFF
 
