@@ -163,6 +163,28 @@ def test_a_worker_can_choose_a_shorter_interval_for_the_day(client, day_of_two_v
     assert interval_ladders().get().due_at == at(11)
 
 
+def test_the_board_shows_the_interval_each_worker_chose_for_the_day(book, staff, colleague, team):
+    partner = colleague("Partner")
+    first = book(at(10), starts_at=at(9), booked_at=at(8), accompanying=[partner])
+    book(at(15), starts_at=at(14), booked_at=at(8), accompanying=[partner])
+    check_in(staff, first, CheckInKind.LEFT_SAFELY, at(10))
+    services.checkin_record(
+        visit=None,
+        worker=partner,
+        recorded_by=partner,
+        kind=CheckInKind.STILL_SAFE,
+        channel=Channel.WEB,
+        now=at(10),
+    )
+    services.day_out_interval_choose(
+        worker=staff["worker"], interval=timedelta(hours=1), now=at(10)
+    )
+    services.day_out_interval_choose(worker=partner, interval=timedelta(minutes=30), now=at(10))
+    _, days = selectors.board(teams=[team], day=at(10).date(), now=at(10, 5))
+    next_phone_in = {day.worker.pk: day.next_deadline for day in days}
+    assert next_phone_in == {staff["worker"].pk: at(11), partner.pk: at(10, 30)}
+
+
 def test_a_day_without_a_monitored_visit_has_no_interval_unless_the_policy_says_so(
     team, book, staff, flagged
 ):

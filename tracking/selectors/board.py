@@ -23,7 +23,13 @@ from ..models import (
     Notification,
     Step,
 )
-from .days_out import WorkerDay, companions_of, days_from, heard_and_chasing
+from .days_out import (
+    WorkerDay,
+    chosen_interval_on,
+    companions_of,
+    days_from,
+    heard_and_chasing,
+)
 from .ladder import monitored_flag
 
 # The tracking board
@@ -165,18 +171,22 @@ def _board_visits(teams, day) -> QuerySet:
 
 def board(*, teams, day, now: datetime) -> tuple[list[BoardRow], list[WorkerDay]]:
     """The board's rows, most urgent first, and the days out of everyone on them who phones
-    in at intervals: eight queries whatever the number of visits."""
+    in at intervals: a fixed number of queries whatever the number of visits (each worker's
+    chosen interval comes with the visits and companions, not in a query of its own)."""
     start, _ = london_day_bounds(day)
     on_board = _board_visits(teams, day)
     visits = list(
         monitored_flag(on_board)
+        .annotate(lead_worker_interval=chosen_interval_on(day, worker=OuterRef("lead_worker")))
         .select_related("household", "lead_worker")
         .only(*BOARD_VISIT_FIELDS)
         .order_by("due_at", "pk")
     )
     # Subqueries rather than lists of hundreds of ids: the database joins them for free.
     board_ids = on_board.values("pk")
-    companions = companions_of(Visit.accompanying.through.objects.filter(visit__in=board_ids))
+    companions = companions_of(
+        Visit.accompanying.through.objects.filter(visit__in=board_ids), day=day
+    )
     people = {v.lead_worker_id for v in visits} | {
         person.pk for group in companions.values() for person in group
     }
@@ -199,7 +209,10 @@ def board(*, teams, day, now: datetime) -> tuple[list[BoardRow], list[WorkerDay]
         ):
             visit.team = team
             on_intervals.append(visit)
-    days = days_from(on_intervals, companions, now=now, heard=heard, chasing=chasing)
+    chosen = {visit.lead_worker_id: visit.lead_worker_interval for visit in visits} | {
+        person.pk: person.chosen_interval for group in companions.values() for person in group
+    }
+    days = days_from(on_intervals, companions, now=now, heard=heard, chasing=chasing, chosen=chosen)
     return rows, days
 
 

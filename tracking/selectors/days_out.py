@@ -1,11 +1,9 @@
 """Days out: interval phone-ins between visits, derived from the day's visits."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from django.db.models import (
-    Q,
-)
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from homevisits.dates import london_day_bounds
@@ -62,11 +60,12 @@ def days_out(*, now: datetime, teams=None, worker=None) -> list[WorkerDay]:
 
 
 def days_from(
-    visits: list[Visit], companions: dict, *, now: datetime, heard=None, chasing=None
+    visits: list[Visit], companions: dict, *, now: datetime, heard=None, chasing=None, chosen=None
 ) -> list[WorkerDay]:
     """The days out made by these visits (each with its team's policy loaded), given each
-    visit's companions: up to three queries for any number of workers, one if the caller
-    already knows when each was last heard from and which ladders chase them."""
+    visit's companions: up to three queries for any number of workers, none if the caller
+    already knows when each was last heard from, which ladders chase them, and which interval
+    each chose for today (`chosen`: worker id → interval or None)."""
     start, _ = london_day_bounds(timezone.localdate(now))
     by_worker = {}
     for visit in sorted(visits, key=lambda v: (v.starts_at, v.pk)):
@@ -77,11 +76,12 @@ def days_from(
     workers = [worker for worker, _ in by_worker.values()]
     if heard is None:
         heard, chasing = _last_heard(workers, since=start)
-    chosen = dict(
-        DayOutInterval.objects.filter(worker__in=workers, day=timezone.localdate(now)).values_list(
-            "worker_id", "interval"
+    if chosen is None:
+        chosen = dict(
+            DayOutInterval.objects.filter(
+                worker__in=workers, day=timezone.localdate(now)
+            ).values_list("worker_id", "interval")
         )
-    )
     days = []
     for worker_id, (worker, worker_visits) in by_worker.items():
         day = _worker_day(worker, worker_visits, heard.get(worker_id), chosen.get(worker_id), now)
@@ -91,15 +91,24 @@ def days_from(
     return sorted(days, key=lambda day: (day.worker.get_full_name(), day.worker.pk))
 
 
-def companions_of(links) -> dict:
-    """visit id → its companions (names only loaded), from a query of accompanying links."""
+def companions_of(links, *, day: date | None = None) -> dict:
+    """visit id → its companions (names only loaded), from a query of accompanying links.
+    Given a day, each companion also carries `chosen_interval`, their own interval for it."""
     companions = {}
     people = links.select_related("user").only(
         "visit_id", "user__first_name", "user__last_name", "user__username"
     )
+    if day is not None:
+        people = people.annotate(chosen_interval=chosen_interval_on(day, worker=OuterRef("user")))
     for link in people:
+        link.user.chosen_interval = getattr(link, "chosen_interval", None)
         companions.setdefault(link.visit_id, []).append(link.user)
     return companions
+
+
+def chosen_interval_on(day: date, *, worker) -> Subquery:
+    """The phone-in interval `worker` (an OuterRef) chose for the day, as a subquery."""
+    return Subquery(DayOutInterval.objects.filter(worker=worker, day=day).values("interval")[:1])
 
 
 def my_day_out(*, worker, now: datetime) -> WorkerDay | None:
