@@ -3,14 +3,21 @@
 Every function here is idempotent: running the seed twice leaves the same rows.
 """
 
+from base64 import b32encode
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from . import services
+from . import selectors, services
 from .models import CaseRecordSystem, Role, StaffProfile, Team, TeamKind
 
 DEMO_PASSWORD = "visits-demo-2026"
+# Demo managers and designated persons sign in with a second factor like everyone in their role.
+# Their authenticator key is published too (add it to any authenticator app, or run
+# `manage.py demo_code <login>`): demo data only, like the password.
+DEMO_AUTHENTICATOR_KEY = b"homevisits-demo-2026"
+DEMO_AUTHENTICATOR_KEY_BASE32 = b32encode(DEMO_AUTHENTICATOR_KEY).decode()
 
 DEMO_TEAMS = {
     "childrens": {
@@ -84,6 +91,9 @@ def seed(*, context: dict, fast_ladder: bool = False) -> None:
     if not admin.is_superuser:
         admin.is_staff = admin.is_superuser = True
         admin.save(update_fields=["is_staff", "is_superuser"])
+    for user in users.values():
+        if selectors.needs_two_factor(user):
+            _demo_authenticator_app(user)
     if fast_ladder:
         for team in teams.values():
             _use_drill_timings(team)
@@ -117,6 +127,17 @@ def _user(username, first_name, last_name, mobile):
         profile.full_clean()
         profile.save()
     return user
+
+
+def _demo_authenticator_app(user) -> None:
+    """Unless the person has already set up an app of their own."""
+    if not selectors.has_authenticator_app(user):
+        TOTPDevice.objects.create(
+            user=user,
+            name="Demo authenticator",
+            key=DEMO_AUTHENTICATOR_KEY.hex(),
+            confirmed=True,
+        )
 
 
 def _use_drill_timings(team: Team) -> None:

@@ -101,3 +101,24 @@ def show_service_error(form, error: ValidationError, field_names: dict | None = 
 def error_text(error: Exception) -> str:
     """A ValidationError's or PermissionDenied's message, as one sentence for a flash message."""
     return " ".join(getattr(error, "messages", [str(error)]))
+
+
+class TwoFactorCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=20,
+        help_text="The 6-digit code from your authenticator app, or one of your backup codes.",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}
+        ),
+    )
+
+
+class TwoFactorSetupForm(forms.Form):
+    code = forms.CharField(
+        label="6-digit code from the app",
+        max_length=10,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )

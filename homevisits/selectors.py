@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 from django.utils.module_loading import import_string
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import Membership, Role, Team
 
@@ -31,6 +32,23 @@ CAPABILITIES_BY_ROLE = {
     },
     Role.ADMIN: {"see_team_contacts", "administer_team"},
 }
+
+
+# Roles that see workers' whereabouts, next of kin or escalations sign in with a second factor.
+TWO_FACTOR_ROLES = (Role.DESIGNATED_PERSON, Role.MANAGER)
+
+
+def needs_two_factor(user) -> bool:
+    """Managers, designated persons and anyone who can reach the admin site."""
+    if not user.is_authenticated:
+        return False
+    if user.is_staff or user.is_superuser:
+        return True
+    return Membership.objects.filter(user=user, role__in=TWO_FACTOR_ROLES).exists()
+
+
+def has_authenticator_app(user) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
 def memberships_for(*, user) -> list[Membership]:

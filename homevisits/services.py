@@ -1,9 +1,15 @@
-"""Writes to the organisation: creating teams with their policy, and giving people roles."""
+"""Writes to the organisation: teams with their policy, people's roles, the audit log, and
+setting up and checking the second sign-in factor."""
 
+import math
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
+from django_otp import verify_token
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import (
     DEFAULT_OFFICE_CLOSES,
@@ -86,3 +92,86 @@ def audit_record(
         subject=subject,
         object_reference=object_reference[:40],
     )
+
+
+AUTHENTICATOR_APP = "Authenticator app"
+BACKUP_CODES = "Backup codes"
+BACKUP_CODE_COUNT = 10
+# django-otp pauses 1, 2, 4… seconds after each wrong code; say so once the pause is noticeable.
+PAUSE_AFTER_FAILURES = 3
+
+
+@transaction.atomic
+def two_factor_enrolment_start(*, user) -> TOTPDevice:
+    """The unconfirmed authenticator-app device whose key the user is about to scan.
+
+    Reloading the set-up page shows the same key, so a code from an app that scanned the first
+    one still works. Someone who already has a confirmed device must sign in with it instead:
+    a stolen password alone must never be enough to enrol a new phone.
+    """
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        raise ValidationError("Two-factor sign-in is already set up for this account.")
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    return device or TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_APP, confirmed=False)
+
+
+def two_factor_enrolment_confirm(*, user, code: str) -> tuple[TOTPDevice, list[str]]:
+    """Confirm the app with its first code; returns the device and a fresh set of backup codes.
+
+    Not one transaction: a wrong code must stay counted by django-otp's throttle, not roll back.
+    """
+    device = two_factor_enrolment_start(user=user)
+    if verify_token(user, device.persistent_id, _app_code(code)) is None:
+        raise ValidationError(
+            "That code did not match. Type the newest 6-digit code from the app, and check that "
+            "the phone's clock is set automatically."
+        )
+    with transaction.atomic():
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        return device, _backup_codes_replace(user=user)
+
+
+def _backup_codes_replace(*, user) -> list[str]:
+    StaticDevice.objects.filter(user=user).delete()
+    backup_device = StaticDevice.objects.create(user=user, name=BACKUP_CODES, confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
+    StaticToken.objects.bulk_create(StaticToken(device=backup_device, token=c) for c in codes)
+    return codes
+
+
+def two_factor_check(*, user, code: str, now: datetime):
+    """The device that accepts this code: 6 digits for the app, otherwise a backup code, which
+    is then used up.
+
+    Each device throttles wrong codes itself, with a growing pause after each failure.
+    """
+    is_app_code = len(_app_code(code)) == 6 and code.strip().replace(" ", "").isdigit()
+    device_model = TOTPDevice if is_app_code else StaticDevice
+    token = _app_code(code) if is_app_code else code.strip().lower().replace(" ", "")
+    for device in device_model.objects.filter(user=user, confirmed=True):
+        if verify_token(user, device.persistent_id, token) is not None:
+            return device
+    seconds = _seconds_paused(user=user, now=now)
+    if seconds:
+        raise ValidationError(
+            f"Too many wrong codes. Wait {seconds} seconds, then type the newest code.",
+            code="throttled",
+        )
+    raise ValidationError("That code did not match. Try the newest code from the app.")
+
+
+def _seconds_paused(*, user, now: datetime) -> int:
+    """How long every code is refused, once several wrong ones have been typed (else 0)."""
+    devices = [*TOTPDevice.objects.filter(user=user), *StaticDevice.objects.filter(user=user)]
+    for device in devices:
+        allowed, detail = device.verify_is_allowed()
+        if not allowed and detail.get("failure_count", 0) >= PAUSE_AFTER_FAILURES:
+            remaining = detail["locked_until"] - now
+            return max(1, math.ceil(remaining.total_seconds()))
+    return 0
+
+
+def _app_code(code: str) -> str:
+    """People type "123 456" as the app shows it; the digits are what count."""
+    return "".join(character for character in code if character.isdigit())

@@ -16,6 +16,8 @@ urlpatterns = [
     path("teams/<slug:slug>/settings/", views.team_settings_edit, name="team-settings-edit"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/two-factor/", views.two_factor_verify, name="two-factor-verify"),
+    path("accounts/two-factor/setup/", views.two_factor_setup, name="two-factor-setup"),
     path(
         "accounts/password/",
         auth_views.PasswordChangeView.as_view(),

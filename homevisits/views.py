@@ -1,16 +1,31 @@
+from base64 import b32encode
+from urllib.parse import urlencode
+
+import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django_otp import login as otp_login
 
 from . import selectors, services
 from .context_processors import request_memberships
-from .forms import OfficeHoursFormSet, TeamPolicyForm, office_hours_initial
+from .forms import (
+    OfficeHoursFormSet,
+    TeamPolicyForm,
+    TwoFactorCodeForm,
+    TwoFactorSetupForm,
+    office_hours_initial,
+    show_service_error,
+)
 
 
 def home(request):
@@ -91,3 +106,80 @@ def team_settings_edit(request, slug):
         "homevisits/team_settings_edit.html",
         {"team": team, "policy_form": policy_form, "hours_formset": hours_formset},
     )
+
+
+def _next_page(request) -> str:
+    """Where to go after the code: the page asked for, if it is one of ours."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("home")
+
+
+def _redirect_keeping_next(url_name: str, request):
+    return redirect(f"{reverse(url_name)}?{urlencode({'next': _next_page(request)})}")
+
+
+@never_cache
+def two_factor_verify(request):
+    if not selectors.needs_two_factor(request.user) or request.user.is_verified():
+        return redirect(_next_page(request))
+    if not selectors.has_authenticator_app(request.user):
+        return _redirect_keeping_next("two-factor-setup", request)
+    form = TwoFactorCodeForm(request.POST or None)
+    if form.is_valid():
+        try:
+            device = services.two_factor_check(
+                user=request.user, code=form.cleaned_data["code"], now=timezone.now()
+            )
+        except ValidationError as error:
+            show_service_error(form, error)
+        else:
+            otp_login(request, device)
+            return redirect(_next_page(request))
+    return render(
+        request, "registration/two_factor_verify.html", {"form": form, "next": _next_page(request)}
+    )
+
+
+@never_cache
+def two_factor_setup(request):
+    if not selectors.needs_two_factor(request.user):
+        return redirect(_next_page(request))
+    if selectors.has_authenticator_app(request.user):
+        return _redirect_keeping_next("two-factor-verify", request)
+    device = services.two_factor_enrolment_start(user=request.user)
+    form = TwoFactorSetupForm(request.POST or None)
+    if form.is_valid():
+        try:
+            device, backup_codes = services.two_factor_enrolment_confirm(
+                user=request.user, code=form.cleaned_data["code"]
+            )
+        except ValidationError as error:
+            show_service_error(form, error)
+        else:
+            otp_login(request, device)
+            return render(
+                request,
+                "registration/two_factor_backup_codes.html",
+                {"backup_codes": backup_codes, "next": _next_page(request)},
+            )
+    return render(
+        request,
+        "registration/two_factor_setup.html",
+        {
+            "form": form,
+            "next": _next_page(request),
+            "qr_code": segno.make(device.config_url, error="m").svg_inline(
+                scale=4, title="QR code for your authenticator app"
+            ),
+            "secret_key": _grouped(b32encode(device.bin_key).decode()),
+        },
+    )
+
+
+def _grouped(key: str) -> str:
+    """The key in groups of four, as people type it into an app by hand."""
+    return " ".join(key[index : index + 4] for index in range(0, len(key), 4))

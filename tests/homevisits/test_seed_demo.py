@@ -88,3 +88,27 @@ def test_the_demo_board_has_a_row_in_every_main_state(db, settings):
     assert any(row.visit.awaits_go_ahead for row in rows)
     nia = next(day for day in days if day.worker.username == "nia")
     assert nia.last_heard_at == midday - timedelta(minutes=30)
+
+
+def test_demo_managers_sign_in_with_the_code_that_demo_code_prints(settings, db):
+    from io import StringIO
+
+    from django.test import Client
+
+    settings.DEBUG = True
+    call_command("seed_demo", verbosity=0)
+    browser = Client()
+    browser.post(reverse("login"), {"username": "manager", "password": DEMO_PASSWORD})
+    assert browser.get(reverse("tracking-board")).url.startswith(reverse("two-factor-verify"))
+    printed = StringIO()
+    call_command("demo_code", "manager", stdout=printed)
+    code = printed.getvalue().split()[0]
+    response = browser.post(
+        reverse("two-factor-verify"), {"code": code, "next": "/tracking/board/"}
+    )
+    assert response.url == "/tracking/board/"
+    with pytest.raises(CommandError, match="only managers, designated persons and admin"):
+        call_command("demo_code", "worker")
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="refuses to run when DEBUG is off"):
+        call_command("demo_code", "manager")

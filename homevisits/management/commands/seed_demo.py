@@ -31,7 +31,7 @@ class Command(BaseCommand):
                 "seed_demo adds demo users with a published password, so it refuses to run when "
                 "DEBUG is off. Use --force only on a throwaway database."
             )
-        from homevisits.demo import DEMO_PASSWORD
+        from homevisits.demo import DEMO_AUTHENTICATOR_KEY_BASE32, DEMO_PASSWORD
 
         context = {}
         with transaction.atomic():
@@ -43,3 +43,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Every demo login uses the password: {DEMO_PASSWORD}")
         for username, roles in context.get("logins", []):
             self.stdout.write(f"  {username:<12} {roles}")
+        self.stdout.write(
+            "Managers, designated persons and admin then type a code from an authenticator app:\n"
+            f"  add the key {DEMO_AUTHENTICATOR_KEY_BASE32} to any authenticator app, or run\n"
+            "  .venv/bin/python manage.py demo_code <login>"
+        )

@@ -1,0 +1,43 @@
+"""Managers and designated persons finish signing in with a second factor before anything else."""
+
+from urllib.parse import urlencode
+
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
+
+from .selectors import needs_two_factor
+
+# Paths a half-signed-in person may still reach: the two-factor pages themselves and signing out.
+OPEN_PATH_NAMES = ["two-factor-verify", "two-factor-setup", "logout"]
+
+
+class TwoFactorRequiredMiddleware:
+    """After the password, a person whose role needs two-factor sign-in is sent to enter a code
+    (or to set up an app, the first time). Pages answer with a redirect, HTMX with HX-Redirect,
+    and the API with a JSON 403. Goes after django-otp's OTPMiddleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if self._must_verify(request):
+            return self._send_to_verify(request)
+        return self.get_response(request)
+
+    def _must_verify(self, request) -> bool:
+        user = request.user
+        if not user.is_authenticated or user.is_verified():
+            return False
+        if request.path in {reverse(name) for name in OPEN_PATH_NAMES}:
+            return False
+        return needs_two_factor(user)
+
+    def _send_to_verify(self, request):
+        if request.path.startswith("/api/"):
+            return JsonResponse(
+                {"detail": "Finish signing in with your two-factor code first."}, status=403
+            )
+        target = f"{reverse('two-factor-verify')}?{urlencode({'next': request.get_full_path()})}"
+        if request.htmx:
+            return HttpResponse(status=204, headers={"HX-Redirect": target})
+        return HttpResponseRedirect(target)
