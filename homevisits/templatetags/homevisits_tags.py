@@ -3,6 +3,7 @@ from datetime import timedelta
 from django import template
 from django.utils import timezone
 
+from homevisits.people import person_name as _person_name
 from homevisits.phone import display_uk_phone
 
 register = template.Library()
@@ -12,6 +13,13 @@ register = template.Library()
 def uk_phone(e164: str) -> str:
     """+447123456789 → 07123 456789."""
     return display_uk_phone(e164)
+
+
+@register.filter
+def person_name(user) -> str:
+    """A member of staff as the product names them; empty for nobody, so that
+    `{{ rota.backup_manager|person_name|default:"Nobody" }}` works on an empty duty."""
+    return _person_name(user) if user else ""
 
 
 @register.filter

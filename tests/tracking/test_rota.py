@@ -133,6 +133,18 @@ def test_designated_person_cannot_edit_rota(client, team, manager, backup, desig
     assert list(DutyRota.objects.filter(team=team).values_list("day", flat=True)) == [MONDAY]
 
 
+def test_designated_person_reads_a_day_with_a_duty_left_empty(
+    client, team, manager, backup, designated_person
+):
+    rota = set_rota(team, MONDAY, designated_person, manager, backup)
+    rota.out_of_hours_manager = None
+    rota.save()
+    client.force_login(designated_person)
+    page = client.get(rota_url(team, MONDAY))
+    assert page.status_code == 200
+    assert '<dt>Out-of-hours manager</dt><dd class="mb-0">Nobody</dd>' in page.content.decode()
+
+
 @pytest.mark.parametrize("role", [Role.WORKER, Role.VOLUNTEER, Role.ADMIN])
 def test_workers_volunteers_and_admins_cannot_see_the_rota(client, team, role):
     client.force_login(member(team, role).user)
