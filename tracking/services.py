@@ -468,6 +468,11 @@ def checkin_record(
     _check_recorder(visit, worker, recorded_by, channel)
     if visit is None and kind != CheckInKind.STILL_SAFE:
         raise ValidationError('Only a "still safe" check-in can be made between visits.')
+    if visit is None and not _expects_phone_ins(worker, now):
+        who = "You have" if recorded_by.pk == worker.pk else f"{person_name(worker)} has"
+        raise ValidationError(
+            f"{who} no day out with interval phone-ins today, so there is no phone-in to record."
+        )
     if visit is not None and (
         not visit.is_open or (visit.left_at is not None and kind != CheckInKind.NEED_HELP)
     ):
@@ -487,6 +492,15 @@ def checkin_record(
         )
     _react_to_check_in(visit, worker, kind, channel, now)
     return check_in
+
+
+def _expects_phone_ins(worker, now: datetime) -> bool:
+    """Between visits, a phone-in means something on a day out with interval phone-ins, or
+    while a ladder still chases the worker for a missed one (their day may have ended since)."""
+    return (
+        selectors.open_escalation_for(worker=worker, cause=Cause.MISSED_INTERVAL) is not None
+        or selectors.my_day_out(worker=worker, now=now) is not None
+    )
 
 
 def _update_visit(visit, kind, recorded_by, now, new_end, note) -> None:
