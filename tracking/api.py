@@ -11,7 +11,7 @@ from ninja.security import django_auth
 from visits.api import BearerToken, ErrorOut
 from visits.selectors import visits_for
 
-from . import services
+from . import selectors, services
 from .models import Channel, CheckInKind
 
 DatabaseId = Annotated[int, Field(ge=1, le=2_147_483_647)]
@@ -62,8 +62,7 @@ def check_in(request, visit_id: DatabaseId, payload: CheckInIn):
     except PermissionDenied as error:
         return Status(403, {"detail": str(error), "errors": {}})
     except ValidationError as error:
-        errors = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
-        return Status(400, {"detail": "Not recorded.", "errors": errors})
+        return _not_recorded(error)
     visit.refresh_from_db()
     return Status(
         201,
@@ -75,3 +74,52 @@ def check_in(request, visit_id: DatabaseId, payload: CheckInIn):
             "visit_ends_at": visit.ends_at.isoformat(),
         },
     )
+
+
+class StillSafeOut(Schema):
+    id: int
+    kind: str
+    at: str
+    phone_in_by: str | None = Field(
+        description="When the next phone-in is due; null while at a visit (its own finish "
+        "time applies) or once the day out is over."
+    )
+
+
+@router.post(
+    "/still-safe",
+    response={201: StillSafeOut, 400: ErrorOut},
+    summary="I'm safe: phone in between visits",
+    description="The Now page's \"I'm safe\" on a day out: records that you are safe, restarts "
+    "your phone-in interval, and ends any alert chasing you for a missed phone-in. Always for "
+    "yourself. 400 when you have no day out with interval phone-ins today and no alert is "
+    "chasing you for a missed phone-in.",
+)
+def still_safe(request):
+    user, now = request.auth, timezone.now()
+    try:
+        check_in = services.checkin_record(
+            visit=None,
+            worker=user,
+            recorded_by=user,
+            kind=CheckInKind.STILL_SAFE,
+            channel=Channel.API,
+            now=now,
+        )
+    except ValidationError as error:
+        return _not_recorded(error)
+    day = selectors.my_day_out(worker=user, now=now)
+    return Status(
+        201,
+        {
+            "id": check_in.pk,
+            "kind": check_in.kind,
+            "at": check_in.at.isoformat(),
+            "phone_in_by": (day.next_deadline.isoformat() if day and not day.at_a_visit else None),
+        },
+    )
+
+
+def _not_recorded(error: ValidationError):
+    errors = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
+    return Status(400, {"detail": "Not recorded.", "errors": errors})

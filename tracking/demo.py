@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from . import services
+from . import selectors, services
 from .models import Channel, DutyRota
 
 # team key: (designated persons, designated manager, backup manager, out-of-hours manager)
@@ -117,14 +117,18 @@ def _play_out(visit, what: str, users: dict, started_at) -> None:
 
     worker = visit.lead_worker
     if what == "phoned_in_between":
-        services.checkin_record(
-            visit=None,
-            worker=worker,
-            recorded_by=worker,
-            kind="still_safe",
-            channel=Channel.WEB,
-            now=timezone.now() - timedelta(minutes=30),
-        )
+        phoned_at = timezone.now() - timedelta(minutes=30)
+        # Seeded in the small hours, the "morning" visit was yesterday: no day out yet, so no
+        # phone-in to record.
+        if selectors.my_day_out(worker=worker, now=phoned_at) is not None:
+            services.checkin_record(
+                visit=None,
+                worker=worker,
+                recorded_by=worker,
+                kind="still_safe",
+                channel=Channel.WEB,
+                now=phoned_at,
+            )
         return
     if what == "cancelled":
         visit_services.visit_cancel(

@@ -138,6 +138,18 @@ RotaWeekFormSet = forms.formset_factory(
 )
 
 
+class RotaVersionForm(forms.Form):
+    """The version of the week that the rota page showed, sent back with a save or a copy."""
+
+    rota_version = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+
+
+def loaded_rota_version(data) -> int | None:
+    """The version the page was loaded at; None when the form did not send a valid one."""
+    form = RotaVersionForm(data)
+    return form.cleaned_data["rota_version"] if form.is_valid() else None
+
+
 def rota_initial(week) -> list[dict]:
     return [
         {

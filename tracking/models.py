@@ -40,6 +40,28 @@ class DutyRota(models.Model):
         return f"{self.team} rota for {self.day}"
 
 
+class RotaWeek(models.Model):
+    """The latest save of a team's rota for one week. Its version goes up with every save; the
+    rota page carries the version it showed, so a save from a page that is out of date (a
+    colleague saved the week meanwhile) is refused instead of overwriting their rota."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="rota_weeks")
+    week_start = models.DateField(help_text="The Monday of the week.")
+    version = models.PositiveIntegerField(default=0)
+    saved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    saved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "week_start"], name="one_rota_week_per_team")
+        ]
+
+    def __str__(self):
+        return f"{self.team} rota for the week from {self.week_start}, version {self.version}"
+
+
 class CheckInKind(models.TextChoices):
     ARRIVED = "arrived", "Arrived"
     LEFT_SAFELY = "left_safely", "Left safely"

@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from homevisits.dates import LONDON
 from homevisits.models import AuditAction, Membership, Role, Team, TeamPolicy
 from homevisits.people import person_name
 from homevisits.selectors import CAPABILITIES_BY_ROLE, has_capability, role_in
@@ -50,6 +51,7 @@ from .models import (
     NotificationChannel,
     NotificationKind,
     Outcome,
+    RotaWeek,
     Step,
 )
 
@@ -466,6 +468,11 @@ def checkin_record(
     _check_recorder(visit, worker, recorded_by, channel)
     if visit is None and kind != CheckInKind.STILL_SAFE:
         raise ValidationError('Only a "still safe" check-in can be made between visits.')
+    if visit is None and not _expects_phone_ins(worker, now):
+        who = "You have" if recorded_by.pk == worker.pk else f"{person_name(worker)} has"
+        raise ValidationError(
+            f"{who} no day out with interval phone-ins today, so there is no phone-in to record."
+        )
     if visit is not None and (
         not visit.is_open or (visit.left_at is not None and kind != CheckInKind.NEED_HELP)
     ):
@@ -485,6 +492,15 @@ def checkin_record(
         )
     _react_to_check_in(visit, worker, kind, channel, now)
     return check_in
+
+
+def _expects_phone_ins(worker, now: datetime) -> bool:
+    """Between visits, a phone-in means something on a day out with interval phone-ins, or
+    while a ladder still chases the worker for a missed one (their day may have ended since)."""
+    return (
+        selectors.open_escalation_for(worker=worker, cause=Cause.MISSED_INTERVAL) is not None
+        or selectors.my_day_out(worker=worker, now=now) is not None
+    )
 
 
 def _update_visit(visit, kind, recorded_by, now, new_end, note) -> None:
@@ -898,68 +914,80 @@ def _rota_errors(team, week_start: date, days: list[selectors.RotaDay]) -> dict[
     return errors
 
 
+class RotaWeekChanged(ValidationError):
+    """Someone saved the week after the page that sent this save was loaded. `saved` is the
+    save that is there now (its version, who and when)."""
+
+    def __init__(self, saved: RotaWeek):
+        super().__init__(_rota_week_changed_text(saved))
+        self.saved = saved
+
+
+class RotaWeekNotEmpty(ValidationError):
+    """Copying last week would replace a rota this week already has: the manager confirms."""
+
+
+def _rota_week_changed_text(saved: RotaWeek) -> str:
+    if saved.saved_at is None:
+        return "The page you saved from was out of date. Nothing was saved."
+    who = person_name(saved.saved_by) if saved.saved_by else "Someone"
+    when = saved.saved_at.astimezone(LONDON)
+    return (
+        f"{who} saved this week's rota at {when:%H:%M} on {_rota_day_label(when.date())}, "
+        "after you opened the page. Nothing was saved."
+    )
+
+
+def _lock_unchanged_rota_week(team: Team, week_start: date, loaded_version: int | None) -> int:
+    """Refuse unless the week is still at `loaded_version`, the version its page showed; None
+    (a form without one) never matches. Locks the team row first, so that concurrent saves of
+    the team's rota queue up and each compares with what the one before it saved."""
+    Team.objects.select_for_update().get(pk=team.pk)
+    saved = selectors.rota_last_save(team=team, week_start=week_start)
+    if saved.version != loaded_version:
+        raise RotaWeekChanged(saved)
+    return saved.version
+
+
 def rota_week_save(
     *,
     team: Team,
     week_start: date,
     days: list[selectors.RotaDay],
+    loaded_version: int | None,
     saved_by,
     now: datetime,
 ) -> int:
     """Set the team's rota for the seven days from Monday `week_start`, all or nothing.
 
-    A day left completely empty has no rota row (the board then warns and falls back to the
-    team's managers and designated persons). Returns how many days are on the rota."""
-    if not has_capability(user=saved_by, team=team, capability="handle_escalations"):
-        raise PermissionDenied("Only the team's managers can set the rota.")
+    `loaded_version` is the week's version when the manager's page was loaded: if anyone has
+    saved the week since, RotaWeekChanged is raised and nothing is written. A day left
+    completely empty has no rota row (the board then warns and falls back to the team's
+    managers and designated persons). Returns how many days are on the rota."""
+    _require_rota_manager(saved_by, team)
     with transaction.atomic():
-        errors = _rota_errors(team, week_start, days)
-        if errors:
-            raise ValidationError(errors)
-        DutyRota.objects.filter(
-            team=team, day__in=[entry.day for entry in days if entry.is_empty]
-        ).delete()
-        for entry in days:
-            if entry.is_empty:
-                continue
-            rota, _ = DutyRota.objects.update_or_create(
-                team=team,
-                day=entry.day,
-                defaults={
-                    "designated_manager": entry.designated_manager,
-                    "backup_manager": entry.backup_manager,
-                    "out_of_hours_manager": entry.out_of_hours_manager,
-                },
-            )
-            rota.designated_persons.set(entry.designated_persons)
-    filled = sum(1 for entry in days if not entry.is_empty)
-    logger.info(
-        "Rota for %s, week from %s, saved by %s at %s: %d days",
-        team.slug,
-        week_start,
-        saved_by.pk,
-        now.isoformat(),
-        filled,
-    )
-    return filled
+        version = _lock_unchanged_rota_week(team, week_start, loaded_version)
+        return _rota_week_write(team, week_start, days, version, saved_by, now)
 
 
 def rota_copy_previous_week(
     *,
     team: Team,
     week_start: date,
+    loaded_version: int | None,
     copied_by,
     now: datetime,
     replace_existing: bool = False,
 ) -> int:
     """Make the week from Monday `week_start` a copy of the week before it, day by day.
 
-    An empty previous week is an error and changes nothing. A week that already has a rota is
-    only replaced when `replace_existing` (the manager confirmed). Returns the days copied."""
-    if not has_capability(user=copied_by, team=team, capability="handle_escalations"):
-        raise PermissionDenied("Only the team's managers can set the rota.")
+    Refused like rota_week_save when the week changed after `loaded_version`. An empty previous
+    week is an error and changes nothing. A week that already has a rota is only replaced when
+    `replace_existing` (the manager confirmed). Returns the days copied."""
+    _require_rota_manager(copied_by, team)
     previous_start = week_start - timedelta(days=7)
     with transaction.atomic():
+        version = _lock_unchanged_rota_week(team, week_start, loaded_version)
         previous = selectors.rota_week(team=team, week_start=previous_start)
         if not any(entry.saved for entry in previous):
             raise ValidationError(
@@ -968,13 +996,52 @@ def rota_copy_previous_week(
             )
         current = selectors.rota_week(team=team, week_start=week_start)
         if any(entry.saved for entry in current) and not replace_existing:
-            raise ValidationError(
+            raise RotaWeekNotEmpty(
                 "This week already has a rota. Confirm that last week's rota should replace it."
             )
-        return rota_week_save(
+        days = [replace(entry, day=entry.day + timedelta(days=7)) for entry in previous]
+        return _rota_week_write(team, week_start, days, version, copied_by, now)
+
+
+def _require_rota_manager(user, team: Team) -> None:
+    if not has_capability(user=user, team=team, capability="handle_escalations"):
+        raise PermissionDenied("Only the team's managers can set the rota.")
+
+
+def _rota_week_write(team, week_start, days, version: int, saved_by, now) -> int:
+    """Write the checked week and record the save as the next version."""
+    errors = _rota_errors(team, week_start, days)
+    if errors:
+        raise ValidationError(errors)
+    DutyRota.objects.filter(
+        team=team, day__in=[entry.day for entry in days if entry.is_empty]
+    ).delete()
+    for entry in days:
+        if entry.is_empty:
+            continue
+        rota, _ = DutyRota.objects.update_or_create(
             team=team,
-            week_start=week_start,
-            days=[replace(entry, day=entry.day + timedelta(days=7)) for entry in previous],
-            saved_by=copied_by,
-            now=now,
+            day=entry.day,
+            defaults={
+                "designated_manager": entry.designated_manager,
+                "backup_manager": entry.backup_manager,
+                "out_of_hours_manager": entry.out_of_hours_manager,
+            },
         )
+        rota.designated_persons.set(entry.designated_persons)
+    RotaWeek.objects.update_or_create(
+        team=team,
+        week_start=week_start,
+        defaults={"version": version + 1, "saved_by": saved_by, "saved_at": now},
+    )
+    filled = sum(1 for entry in days if not entry.is_empty)
+    logger.info(
+        "Rota for %s, week from %s, saved by %s at %s: %d days (version %d)",
+        team.slug,
+        week_start,
+        saved_by.pk,
+        now.isoformat(),
+        filled,
+        version + 1,
+    )
+    return filled

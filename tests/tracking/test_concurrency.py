@@ -1,13 +1,16 @@
 """Two sweeps at once, on separate database connections: every step happens exactly once."""
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.db import connection, connections
 
-from tracking import services
-from tracking.models import Escalation, EscalationStep, Notification
+from homevisits.dates import week_start
+from tracking import selectors, services
+from tracking.models import DutyRota, Escalation, EscalationStep, Notification
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -20,10 +23,15 @@ VISITS = 200
 
 
 def run_together(target, *, copies=2):
-    barrier = threading.Barrier(copies)
+    run_at_once(*[target] * copies)
+
+
+def run_at_once(*targets):
+    """Each target in its own thread, with its own database connection, released together."""
+    barrier = threading.Barrier(len(targets))
     errors = []
 
-    def worker():
+    def worker(target):
         try:
             barrier.wait()
             target()
@@ -32,7 +40,7 @@ def run_together(target, *, copies=2):
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=worker) for _ in range(copies)]
+    threads = [threading.Thread(target=worker, args=(target,)) for target in targets]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -153,3 +161,37 @@ def test_two_concurrent_sweeps_open_one_ladder_per_missed_phone_in(team, book, c
     assert ladders.count() == 30 and ladders.values("worker").distinct().count() == 30
     assert EscalationStep.objects.filter(step=1).count() == 30
     assert duplicate_notifications() == 0
+
+
+def test_two_managers_saving_the_same_loaded_week_at_once_one_save_is_refused(team, staff, now):
+    """Both opened the week at the same version and press Save together, for five weeks in a
+    row: each time exactly one save lands and the other is refused, never both."""
+    managers = [staff["manager"], staff["backup"]]
+    for weeks_ahead in range(1, 6):
+        monday = week_start(now.date()) + timedelta(weeks=weeks_ahead)
+        loaded = selectors.rota_last_save(team=team, week_start=monday).version
+        outcomes = []
+
+        def save_as(manager, monday=monday, loaded=loaded, outcomes=outcomes):
+            days = selectors.rota_week(team=team, week_start=monday)
+            days[0] = replace(
+                days[0], designated_persons=[staff["duty"]], designated_manager=manager
+            )
+            try:
+                services.rota_week_save(
+                    team=team,
+                    week_start=monday,
+                    days=days,
+                    loaded_version=loaded,
+                    saved_by=manager,
+                    now=now,
+                )
+                outcomes.append(("saved", manager))
+            except services.RotaWeekChanged:
+                outcomes.append(("refused", manager))
+
+        run_at_once(*[partial(save_as, manager) for manager in managers])
+        assert sorted(outcome for outcome, _ in outcomes) == ["refused", "saved"]
+        winner = next(manager for outcome, manager in outcomes if outcome == "saved")
+        assert DutyRota.objects.get(team=team, day=monday).designated_manager == winner
+        assert selectors.rota_last_save(team=team, week_start=monday).version == loaded + 1

@@ -1,6 +1,7 @@
 """The duty rota page: managers set a week, designated persons read it, and on_duty follows it."""
 
-from datetime import date, datetime, time, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from html import escape
 
 import pytest
@@ -10,6 +11,7 @@ from django.urls import reverse
 
 from homevisits.dates import LONDON, week_start
 from homevisits.models import Role
+from homevisits.people import person_name
 from tests.factories import member
 from tracking import selectors, services
 from tracking.models import DutyRota
@@ -40,9 +42,11 @@ def copy_url(team, week):
     return f"{reverse('tracking-rota-copy', args=[team.slug])}?week={week}"
 
 
-def week_post(days: dict[int, dict]) -> dict:
-    """The rota form's POST data: `days` maps a day's index (0 is Monday) to its fields."""
+def week_post(days: dict[int, dict], *, version: int = 0) -> dict:
+    """The rota form's POST data: `days` maps a day's index (0 is Monday) to its fields;
+    `version` is the week's version the page was loaded at."""
     data = {
+        "rota_version": str(version),
         "rota-TOTAL_FORMS": "7",
         "rota-INITIAL_FORMS": "7",
         "rota-MIN_NUM_FORMS": "7",
@@ -203,7 +207,9 @@ def test_the_service_refuses_someone_from_another_team(
     days[1].designated_manager = outsider
     days[2].designated_persons = [designated_person]
     with pytest.raises(ValidationError) as refused:
-        services.rota_week_save(team=team, week_start=MONDAY, days=days, saved_by=manager, now=now)
+        services.rota_week_save(
+            team=team, week_start=MONDAY, days=days, loaded_version=0, saved_by=manager, now=now
+        )
     assert refused.value.message_dict == {
         "2026-11-24:designated_manager": [
             f"Tuesday 24 November: {outsider.get_full_name()} cannot be the designated "
@@ -261,7 +267,7 @@ def test_manager_copies_last_weeks_rota_onto_an_empty_week(
     set_rota(team, LAST_MONDAY, designated_person, manager, backup)
     set_rota(team, LAST_MONDAY + timedelta(days=3), designated_person, backup, manager)
     client.force_login(manager)
-    response = client.post(copy_url(team, MONDAY))
+    response = client.post(copy_url(team, MONDAY), {"rota_version": 0})
     assert response.status_code == 302
     copied = {row.day: row for row in DutyRota.objects.filter(team=team, day__gte=MONDAY)}
     assert sorted(copied) == [MONDAY, MONDAY + timedelta(days=3)]
@@ -278,12 +284,12 @@ def test_copying_onto_a_week_with_a_rota_asks_first_then_replaces_it(
     set_rota(team, MONDAY + timedelta(days=1), designated_person, backup, manager)
     client.force_login(manager)
 
-    asked = client.post(copy_url(team, MONDAY))
+    asked = client.post(copy_url(team, MONDAY), {"rota_version": 0})
     assert asked.status_code == 200
     assert "Replace this week's rota" in asked.content.decode()
     assert DutyRota.objects.get(team=team, day=MONDAY).designated_manager == backup
 
-    client.post(copy_url(team, MONDAY), {"confirm": "replace"})
+    client.post(copy_url(team, MONDAY), {"confirm": "replace", "rota_version": 0})
     this_week = DutyRota.objects.filter(team=team, day__gte=MONDAY)
     assert [(row.day, row.designated_manager) for row in this_week] == [(MONDAY, manager)]
 
@@ -293,7 +299,9 @@ def test_copying_from_an_empty_week_says_so_and_changes_nothing(
 ):
     set_rota(team, MONDAY, designated_person, manager, backup)
     client.force_login(manager)
-    response = client.post(copy_url(team, MONDAY), {"confirm": "replace"}, follow=True)
+    response = client.post(
+        copy_url(team, MONDAY), {"confirm": "replace", "rota_version": 0}, follow=True
+    )
     assert "has no rota, so there is nothing to copy. This week is unchanged." in (
         response.content.decode()
     )
@@ -304,11 +312,16 @@ def test_only_a_manager_may_call_the_rota_services(team, designated_person, now)
     days = selectors.rota_week(team=team, week_start=MONDAY)
     with pytest.raises(PermissionDenied):
         services.rota_week_save(
-            team=team, week_start=MONDAY, days=days, saved_by=designated_person, now=now
+            team=team,
+            week_start=MONDAY,
+            days=days,
+            loaded_version=0,
+            saved_by=designated_person,
+            now=now,
         )
     with pytest.raises(PermissionDenied):
         services.rota_copy_previous_week(
-            team=team, week_start=MONDAY, copied_by=designated_person, now=now
+            team=team, week_start=MONDAY, loaded_version=0, copied_by=designated_person, now=now
         )
 
 
@@ -323,7 +336,7 @@ def test_the_rota_page_runs_a_fixed_number_of_queries(
         rota = set_rota(team, MONDAY + timedelta(days=offset), designated_person, manager, backup)
         rota.designated_persons.set(everyone)
     client.force_login(manager)
-    with django_assert_max_num_queries(11):  # 10, and one for the two-factor device
+    with django_assert_max_num_queries(12):  # 10, the week's version, the two-factor device
         response = client.get(rota_url(team, MONDAY))
     assert response.status_code == 200
     assert len(response.context["days"]) == 7
@@ -400,3 +413,158 @@ def test_a_crafted_number_of_days_is_refused_without_saving(
     assert response.status_code == 200
     assert "Nothing was saved" in response.content.decode()
     assert not DutyRota.objects.exists()
+
+
+# Two managers editing the same week: a save from an out-of-date page never overwrites
+
+
+def rota_days(team):
+    """Each saved day of the team's rota, with its designated manager."""
+    return {row.day: row.designated_manager for row in DutyRota.objects.filter(team=team)}
+
+
+def colleague_saves(team, colleague, days: dict[int, dict], when) -> None:
+    """Another manager saves the week from their own, up-to-date page: `days` maps a day's
+    index (0 is Monday) to its duty, the other days keep what is saved."""
+    week = selectors.rota_week(team=team, week_start=MONDAY)
+    for index, fields in days.items():
+        week[index] = replace(week[index], **fields)
+    services.rota_week_save(
+        team=team,
+        week_start=MONDAY,
+        days=week,
+        loaded_version=selectors.rota_last_save(team=team, week_start=MONDAY).version,
+        saved_by=colleague,
+        now=when,
+    )
+
+
+def test_a_save_from_a_page_loaded_before_a_colleagues_save_is_refused_and_keeps_the_typing(
+    client, team, manager, backup, designated_person, now
+):
+    client.force_login(manager)
+    loaded = client.get(rota_url(team, MONDAY)).context["rota_version"]
+    colleague_saves(team, backup, {0: duty(designated_person, backup, manager)}, now)
+
+    mine = {
+        0: duty(designated_person, manager, backup),
+        4: duty(designated_person, manager, backup),
+    }
+    response = client.post(rota_url(team, MONDAY), week_post(mine, version=loaded))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert (
+        escape(
+            f"{person_name(backup)} saved this week's rota at 12:00 on Wednesday 25 November, "
+            "after you opened the page. Nothing was saved."
+        )
+        in page
+    )
+    assert rota_days(team) == {MONDAY: backup}  # the colleague's rota, untouched
+    forms = response.context["formset"].forms
+    assert [forms[i]["designated_manager"].value() for i in (0, 4)] == [str(manager.pk)] * 2
+    # Monday and Friday differ from what is saved now; each shows the saved day beside it.
+    assert page.count("Saved now, different from yours") == 2
+
+
+def test_saving_again_after_the_refusal_replaces_the_colleagues_rota_knowingly(
+    client, team, manager, backup, designated_person, now
+):
+    client.force_login(manager)
+    colleague_saves(team, backup, {0: duty(designated_person, backup, manager)}, now)
+    mine = {0: duty(designated_person, manager, backup)}
+    refused = client.post(rota_url(team, MONDAY), week_post(mine, version=0))
+    assert refused.context["rota_version"] == 1  # the page now carries the colleague's save
+
+    again = client.post(rota_url(team, MONDAY), week_post(mine, version=1))
+    assert again.status_code == 302
+    assert rota_days(team) == {MONDAY: manager}
+
+
+def test_a_fresh_save_works_and_the_reloaded_page_can_save_again(
+    client, team, manager, backup, designated_person
+):
+    client.force_login(manager)
+    first = client.get(rota_url(team, MONDAY))
+    assert first.context["rota_version"] == 0
+    saved = client.post(
+        rota_url(team, MONDAY), week_post({0: duty(designated_person, manager, backup)})
+    )
+    assert saved.status_code == 302
+
+    reloaded = client.get(rota_url(team, MONDAY))
+    assert reloaded.context["rota_version"] == 1
+    assert (
+        f"Last saved by {escape(person_name(manager))} at 12:00 on Wednesday 25 November."
+        in reloaded.content.decode()
+    )
+    again = client.post(
+        rota_url(team, MONDAY), week_post({0: duty(designated_person, backup, manager)}, version=1)
+    )
+    assert again.status_code == 302
+    assert rota_days(team) == {MONDAY: backup}
+
+
+def test_the_refusal_names_the_colleague_and_the_time_in_london(
+    team, manager, backup, designated_person
+):
+    summer = MONDAY.replace(month=6, day=8)  # a Monday in British Summer Time
+    saved_at = datetime(2026, 6, 10, 9, 5, tzinfo=UTC)  # 10:05 in London
+    days = selectors.rota_week(team=team, week_start=summer)
+    days[0] = replace(days[0], **duty(designated_person, backup, manager))
+    services.rota_week_save(
+        team=team, week_start=summer, days=days, loaded_version=0, saved_by=backup, now=saved_at
+    )
+
+    days[0] = replace(days[0], **duty(designated_person, manager, backup))
+    for stale in (0, None):
+        with pytest.raises(services.RotaWeekChanged) as refused:
+            services.rota_week_save(
+                team=team,
+                week_start=summer,
+                days=days,
+                loaded_version=stale,
+                saved_by=manager,
+                now=saved_at + timedelta(minutes=1),
+            )
+        assert refused.value.messages == [
+            f"{person_name(backup)} saved this week's rota at 10:05 on Wednesday 10 June, "
+            "after you opened the page. Nothing was saved."
+        ]
+    assert DutyRota.objects.get(team=team).designated_manager == backup
+
+
+def test_copying_last_week_from_an_out_of_date_page_is_refused_and_changes_nothing(
+    client, team, manager, backup, designated_person, now
+):
+    set_rota(team, LAST_MONDAY, designated_person, manager, backup)
+    client.force_login(manager)
+    loaded = client.get(rota_url(team, MONDAY)).context["rota_version"]
+    colleague_saves(team, backup, {2: duty(designated_person, backup, manager)}, now)
+
+    response = client.post(copy_url(team, MONDAY), {"rota_version": loaded}, follow=True)
+    assert f"{escape(person_name(backup))} saved this week&#x27;s rota at 12:00" in (
+        response.content.decode()
+    )
+    assert rota_days(team) == {LAST_MONDAY: manager, MONDAY + timedelta(days=2): backup}
+
+
+def test_confirming_a_copy_after_a_colleague_saved_the_week_is_refused(
+    client, team, manager, backup, designated_person, now
+):
+    set_rota(team, LAST_MONDAY, designated_person, manager, backup)
+    colleague_saves(team, backup, {2: duty(designated_person, backup, manager)}, now)
+    client.force_login(manager)
+    asked = client.post(copy_url(team, MONDAY), {"rota_version": 1})
+    assert 'name="rota_version" value="1"' in asked.content.decode()
+
+    colleague_saves(team, backup, {3: duty(designated_person, backup, manager)}, now)
+    client.post(copy_url(team, MONDAY), {"confirm": "replace", "rota_version": 1})
+    assert rota_days(team) == {
+        LAST_MONDAY: manager,
+        MONDAY + timedelta(days=2): backup,
+        MONDAY + timedelta(days=3): backup,
+    }
+    client.post(copy_url(team, MONDAY), {"confirm": "replace", "rota_version": 2})
+    assert rota_days(team) == {LAST_MONDAY: manager, MONDAY: manager}

@@ -53,6 +53,7 @@ from .ladder import (  # noqa: F401
 from .rota import (  # noqa: F401
     RotaDay,
     RotaPeople,
+    rota_last_save,
     rota_people,
     rota_week,
 )

@@ -13,6 +13,7 @@ from homevisits.selectors import CAPABILITIES_BY_ROLE, roles_with
 
 from ..models import (
     DutyRota,
+    RotaWeek,
 )
 
 # The duty rota
@@ -83,6 +84,13 @@ def rota_week(*, team: Team, week_start: date) -> list[RotaDay]:
             )
         )
     return week
+
+
+def rota_last_save(*, team: Team, week_start: date) -> RotaWeek:
+    """Who saved the team's rota for the week from Monday `week_start` last, when, and its
+    version: an unsaved version 0 when nobody has saved it yet."""
+    saved = RotaWeek.objects.filter(team=team, week_start=week_start).select_related("saved_by")
+    return saved.first() or RotaWeek(team=team, week_start=week_start)
 
 
 def rota_people(*, team: Team) -> RotaPeople:

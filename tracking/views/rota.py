@@ -18,6 +18,7 @@ from homevisits.selectors import CAPABILITIES_BY_ROLE
 from .. import selectors, services
 from ..forms import (
     RotaWeekFormSet,
+    loaded_rota_version,
     rota_initial,
 )
 
@@ -73,6 +74,16 @@ def _rota_rows(entries, formset) -> list[tuple]:
     return [(entry, forms[i] if i < len(forms) else None) for i, entry in enumerate(entries)]
 
 
+def _rota_formset(request, team, entries):
+    """The week's form: the saved rota as its starting point, and what was posted, if any."""
+    return RotaWeekFormSet(
+        request.POST or None,
+        initial=rota_initial(entries),
+        prefix="rota",
+        form_kwargs={"people": selectors.rota_people(team=team)},
+    )
+
+
 def rota(request, slug):
     """A team's duty rota for one week: managers edit it, designated persons read it."""
     team, can_edit = _rota_team(request, slug)
@@ -80,15 +91,14 @@ def rota(request, slug):
     week = _rota_week_start(request.GET.get("week"), today)
     if request.method == "POST" and not can_edit:
         raise PermissionDenied("Only the team's managers can set the rota.")
+    # The version first: a save landing in between makes the page's version older than the days
+    # it shows, so the next save is refused (safe), never the other way round.
+    last_save = selectors.rota_last_save(team=team, week_start=week)
     entries = selectors.rota_week(team=team, week_start=week)
-    formset = None
-    if can_edit:
-        formset = RotaWeekFormSet(
-            request.POST or None,
-            initial=rota_initial(entries),
-            prefix="rota",
-            form_kwargs={"people": selectors.rota_people(team=team)},
-        )
+    version, conflict = last_save.version, None
+    formset = _rota_formset(request, team, entries) if can_edit else None
+    if request.method == "POST":
+        version = loaded_rota_version(request.POST)
     if request.method == "POST" and formset.is_valid():
         try:
             filled = services.rota_week_save(
@@ -98,9 +108,16 @@ def rota(request, slug):
                     form.rota_day(entry.day)
                     for entry, form in zip(entries, formset.forms, strict=True)
                 ],
+                loaded_version=version,
                 saved_by=request.user,
                 now=timezone.now(),
             )
+        except services.RotaWeekChanged as error:
+            # Keep what the manager typed, next to the rota saved meanwhile. The page now carries
+            # that save's version, so saving again replaces it knowingly.
+            conflict, last_save, version = error_text(error), error.saved, error.saved.version
+            entries = selectors.rota_week(team=team, week_start=week)
+            formset = _rota_formset(request, team, entries)
         except ValidationError as error:
             _show_rota_errors(formset, week, error)
         else:
@@ -123,6 +140,9 @@ def rota(request, slug):
             "days": _rota_rows(entries, formset),
             "formset": formset,
             "can_edit": can_edit,
+            "last_save": last_save,
+            "rota_version": version,
+            "conflict": conflict,
             "other_teams": [
                 m.team
                 for m in request_memberships(request)
@@ -139,22 +159,26 @@ def rota_copy(request, slug):
     if not can_edit:
         raise PermissionDenied("Only the team's managers can set the rota.")
     week = _rota_week_start(request.GET.get("week"), timezone.localdate())
-    confirmed = request.POST.get("confirm") == "replace"
-    if not confirmed and any(
-        entry.saved for entry in selectors.rota_week(team=team, week_start=week)
-    ):
-        return render(
-            request,
-            "tracking/rota_copy_confirm.html",
-            {"team": team, "week": week, "previous_week": week - timedelta(days=7)},
-        )
+    version = loaded_rota_version(request.POST)
     try:
         copied = services.rota_copy_previous_week(
             team=team,
             week_start=week,
+            loaded_version=version,
             copied_by=request.user,
             now=timezone.now(),
-            replace_existing=confirmed,
+            replace_existing=request.POST.get("confirm") == "replace",
+        )
+    except services.RotaWeekNotEmpty:
+        return render(
+            request,
+            "tracking/rota_copy_confirm.html",
+            {
+                "team": team,
+                "week": week,
+                "previous_week": week - timedelta(days=7),
+                "rota_version": version,
+            },
         )
     except ValidationError as error:
         messages.error(request, error_text(error))
