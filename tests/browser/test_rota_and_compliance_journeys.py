@@ -65,7 +65,12 @@ def save_monday(team, monday, *, designated_person, manager, backup, night, save
     days[0].backup_manager = backup
     days[0].out_of_hours_manager = night
     services.rota_week_save(
-        team=team, week_start=monday, days=days, saved_by=saved_by, now=timezone.now()
+        team=team,
+        week_start=monday,
+        days=days,
+        loaded_version=selectors.rota_last_save(team=team, week_start=monday).version,
+        saved_by=saved_by,
+        now=timezone.now(),
     )
 
 
