@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 
 import time_machine
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -16,7 +15,7 @@ from tracking import services
 from tracking.models import Escalation
 from visits import services as visit_services
 
-from .harness import summary, timed_ms
+from .harness import signed_in_client, summary, timed_ms
 
 VISITS = 500
 # A Wednesday noon in office hours, so the day's visits fall on one London day.
@@ -91,12 +90,12 @@ def _measure(duty, label: str) -> list[str]:
     # As homevisits/wsgi.py does after start-up: long-lived objects (here, the set-up's) are
     # left out of garbage collection, so the figures are the request's own.
     gc.freeze()
-    client = Client(HTTP_HOST="localhost")
-    client.force_login(duty)
+    client = signed_in_client(duty)
     url = reverse("tracking-board-rows")
     connection.queries_log.clear()  # a full log (9,000 entries) would hide new queries
     with CaptureQueriesContext(connection) as full_queries:
         first = client.get(url)
+    assert first.status_code == 200, f"the board answered {first.status_code}, not its rows"
     etag = first["ETag"]
     connection.queries_log.clear()
     with CaptureQueriesContext(connection) as cached_queries:

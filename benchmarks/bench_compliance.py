@@ -3,7 +3,6 @@
 from datetime import datetime, time, timedelta
 
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -15,7 +14,7 @@ from riskassess.models import Household
 from visits import services
 from visits.selectors import compliance_board
 
-from .harness import summary, timed_ms
+from .harness import signed_in_client, summary, timed_ms
 
 CASES = 500
 HOUSEHOLDS = 100
@@ -98,8 +97,7 @@ def run() -> list[str]:
         )
     Visit.objects.bulk_create(visits)
 
-    client = Client(HTTP_HOST="localhost")
-    client.force_login(manager)
+    client = signed_in_client(manager)
     url = reverse("compliance-board", args=[team.slug])
     lines = [f"database: {connection.vendor}"]
     for label, params in [

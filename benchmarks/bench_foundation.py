@@ -1,7 +1,6 @@
 """Server time of the home page, the team page and /healthz, measured in-process."""
 
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -10,7 +9,7 @@ from homevisits import services
 from homevisits.models import Role
 from tracking.services import heartbeat_record
 
-from .harness import summary, timed_ms
+from .harness import signed_in_client, summary, timed_ms
 
 TEAMS = 20
 MEMBERS_PER_TEAM = 50
@@ -31,8 +30,7 @@ def run() -> list[str]:
         teams.append(team)
 
     heartbeat_record(name="sweep", now=timezone.now())  # as a running beat would
-    client = Client(HTTP_HOST="localhost")
-    client.force_login(manager)
+    client = signed_in_client(manager)
     pages = {
         f"home ({TEAMS} teams)": reverse("home"),
         f"team page ({MEMBERS_PER_TEAM + 1} members)": reverse("team-detail", args=[teams[0].slug]),
@@ -42,7 +40,8 @@ def run() -> list[str]:
     for label, url in pages.items():
         connection.queries_log.clear()  # a full log (9,000 entries) would hide new queries
         with CaptureQueriesContext(connection) as queries:
-            client.get(url)
+            first = client.get(url)
+        assert first.status_code == 200, f"{label} answered {first.status_code}, not the page"
         samples = timed_ms(lambda url=url: client.get(url), repeat=200)
         lines.append(f"{label:<28} {summary(samples)}  queries={len(queries)}")
     return lines
