@@ -163,6 +163,25 @@ def test_a_worker_can_choose_a_shorter_interval_for_the_day(client, day_of_two_v
     assert interval_ladders().get().due_at == at(11)
 
 
+def test_the_lead_workers_left_safely_is_word_from_the_companion_too(book, staff, colleague, team):
+    partner = colleague("Partner")
+    first = book(at(10), starts_at=at(9), booked_at=at(8), accompanying=[partner])
+    book(at(15), starts_at=at(14), booked_at=at(8), accompanying=[partner])
+    check_in(staff, first, CheckInKind.LEFT_SAFELY, at(10))  # the pair left together
+    services.sweep(now=at(11, 30))
+    assert not interval_ladders().exists()  # two hours from 10:00, not from the 09:00 start
+    _, days = selectors.board(teams=[team], day=at(10).date(), now=at(11, 30))
+    assert {day.worker.pk: day.next_deadline for day in days} == {
+        staff["worker"].pk: at(12),
+        partner.pk: at(12),
+    }
+    services.sweep(now=at(12))
+    assert set(interval_ladders().values_list("worker", flat=True)) == {
+        staff["worker"].pk,
+        partner.pk,
+    }
+
+
 def test_the_board_shows_the_interval_each_worker_chose_for_the_day(book, staff, colleague, team):
     partner = colleague("Partner")
     first = book(at(10), starts_at=at(9), booked_at=at(8), accompanying=[partner])

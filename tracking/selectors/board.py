@@ -25,6 +25,7 @@ from ..models import (
 )
 from .days_out import (
     WorkerDay,
+    attendees_of,
     chosen_interval_on,
     companions_of,
     days_from,
@@ -197,7 +198,9 @@ def board(*, teams, day, now: datetime) -> tuple[list[BoardRow], list[WorkerDay]
     )
     escalations = list(_board_escalations(board_ids, people, start))
     rows = _rows(visits, companions, check_ins, escalations, now)
-    heard, chasing = heard_and_chasing(check_ins, escalations, start)
+    heard, chasing = heard_and_chasing(
+        check_ins, escalations, start, attendees=attendees_of(visits, companions)
+    )
     policies = {team.pk: team for team in teams}
     on_intervals = []
     for visit in visits:

@@ -75,7 +75,7 @@ def days_from(
         return []
     workers = [worker for worker, _ in by_worker.values()]
     if heard is None:
-        heard, chasing = _last_heard(workers, since=start)
+        heard, chasing = _last_heard(workers, attendees_of(visits, companions), since=start)
     if chosen is None:
         chosen = dict(
             DayOutInterval.objects.filter(
@@ -116,27 +116,49 @@ def my_day_out(*, worker, now: datetime) -> WorkerDay | None:
     return next((day for day in days if day.worker.pk == worker.pk), None)
 
 
-def _last_heard(workers: list, *, since: datetime) -> tuple[dict, dict]:
-    check_ins = CheckIn.objects.filter(worker__in=workers, at__gte=since)
+def attendees_of(visits: list[Visit], companions: dict) -> dict:
+    """visit id → the ids of everyone at it: the lead worker and the companions."""
+    return {
+        visit.pk: [visit.lead_worker_id, *(person.pk for person in companions.get(visit.pk, []))]
+        for visit in visits
+    }
+
+
+def _last_heard(workers: list, attendees: dict, *, since: datetime) -> tuple[dict, dict]:
+    check_ins = CheckIn.objects.filter(
+        Q(worker__in=workers) | Q(visit__in=list(attendees)), at__gte=since
+    )
     escalations = Escalation.objects.filter(worker__in=workers).filter(
         Q(closed_at__gte=since) | Q(closed_at__isnull=True, cause="interval")
     )
-    return heard_and_chasing(check_ins, escalations, since)
+    return heard_and_chasing(check_ins, escalations, since, attendees=attendees)
 
 
-def heard_and_chasing(check_ins, escalations, since: datetime) -> tuple[dict, dict]:
+def heard_and_chasing(
+    check_ins, escalations, since: datetime, *, attendees: dict
+) -> tuple[dict, dict]:
     """When each worker was last heard from today (a check-in or phone-in of any kind, or a
-    ladder about them closed), and the ladder chasing each for a missed phone-in, if any."""
+    ladder about them closed), and the ladder chasing each for a missed phone-in, if any.
+
+    A check-in at a visit is word from everyone at it (`attendees`: visit id → worker ids):
+    when the lead worker says the pair left safely, the companion must not be chased for it.
+    """
     heard, chasing = {}, {}
+
+    def heard_from(worker_ids, at):
+        for worker_id in worker_ids:
+            heard[worker_id] = max(at, heard.get(worker_id, at))
+
     for check_in in check_ins:
         if check_in.at >= since:
-            heard[check_in.worker_id] = max(check_in.at, heard.get(check_in.worker_id, check_in.at))
+            at_the_visit = attendees.get(check_in.visit_id, [])
+            heard_from({check_in.worker_id, *at_the_visit}, check_in.at)
     for escalation in escalations:
         worker, closed = escalation.worker_id, escalation.closed_at
         if closed is None and escalation.cause == "interval":
             chasing[worker] = escalation
         elif closed is not None and closed >= since:
-            heard[worker] = max(closed, heard.get(worker, closed))
+            heard_from([worker], closed)
     return heard, chasing
 
 
