@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from homevisits.models import Role, StaffProfile
@@ -16,6 +17,7 @@ from tests.support import start_celery_worker_with_beat, stop
 from tracking import services
 from tracking.models import Escalation, EscalationStep, Notification
 from visits import services as visit_services
+from visits.models import Visit
 
 from .harness import summary, timed_ms
 
@@ -137,23 +139,29 @@ def _burst(world, count: int = 1_000) -> list[str]:
 
 
 def _end_to_end_latency(world, count: int = 200, spread_seconds: int = 150):
-    # Far enough ahead that booking them all and starting the worker finish first.
-    start = timezone.now() + timedelta(seconds=60)
+    # Booked an hour ahead through the service, then all moved to fall due shortly after the
+    # booking ends: against a million rows of history, booking can outlast any fixed lead time.
+    booked_for = timezone.now() + timedelta(hours=1)
+    booking_started = time.perf_counter()
     visits = [
         _book(
             world,
-            due_at=start + timedelta(seconds=i * spread_seconds / count),
+            due_at=booked_for + timedelta(seconds=i * spread_seconds / count),
             booked_at=timezone.now(),
         )
         for i in range(count)
     ]
-    assert timezone.now() < start - timedelta(seconds=20), "booking took too long"
+    booking_seconds = time.perf_counter() - booking_started
+    ids = [v.pk for v in visits]
+    shift = booked_for - (timezone.now() + timedelta(seconds=20))
+    Visit.objects.filter(pk__in=ids).update(
+        starts_at=F("starts_at") - shift, ends_at=F("ends_at") - shift, due_at=F("due_at") - shift
+    )
     process = start_celery_worker_with_beat(
         schedule_path="/tmp/homevisits-bench-beat", sweep_every=2.0, quiet=True
     )
     try:
         deadline = time.monotonic() + spread_seconds + 120
-        ids = [v.pk for v in visits]
         while time.monotonic() < deadline:
             done = EscalationStep.objects.filter(step=1, escalation__visit_id__in=ids).count()
             if done == count:
@@ -169,7 +177,9 @@ def _end_to_end_latency(world, count: int = 200, spread_seconds: int = 150):
     )
     p99 = latencies[max(0, round(0.99 * len(latencies)) - 1)]
     return [
+        f"booking {count} visits through visit_book: {booking_seconds:.1f} s "
+        f"({booking_seconds / count * 1000:.0f} ms each)",
         f"end to end, {len(latencies)} of {count} visits due over {spread_seconds} s, "
         f"beat every 2 s: p50={statistics.median(latencies):.2f} s p99={p99:.2f} s "
-        f"max={latencies[-1]:.2f} s (goal p99 ≤ 3 s)"
+        f"max={latencies[-1]:.2f} s (goal p99 ≤ 3 s)",
     ]
