@@ -237,6 +237,12 @@ def test_backup_must_differ_from_designated_manager(
     assert response.context["formset"].forms[4].errors["backup_manager"] == [
         "Friday 27 November: the backup manager must be someone other than the designated manager."
     ]
+    # A screen reader announces the message with the field it belongs to.
+    field_id = response.context["formset"].forms[4]["backup_manager"].auto_id
+    page = response.content.decode()
+    assert f'aria-describedby="{field_id}_error"' in page
+    error_block = page.split(f'<div id="{field_id}_error">', 1)[1].split("</div></div>", 1)[0]
+    assert "must be someone other than the designated manager" in error_block
     monday = DutyRota.objects.get(team=team)
     assert (monday.designated_manager, monday.backup_manager) == (manager, backup)
 
