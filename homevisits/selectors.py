@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 from django.utils.module_loading import import_string
+from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import Membership, Role, Team
@@ -45,6 +46,14 @@ def needs_two_factor(user) -> bool:
     if user.is_staff or user.is_superuser:
         return True
     return Membership.objects.filter(user=user, role__in=TWO_FACTOR_ROLES).exists()
+
+
+def backup_codes_left(user) -> int:
+    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+
+
+def authenticator_app(user) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
 
 
 def has_authenticator_app(user) -> bool:

@@ -132,6 +132,14 @@ def two_factor_enrolment_confirm(*, user, code: str) -> tuple[TOTPDevice, list[s
         return device, _backup_codes_replace(user=user)
 
 
+@transaction.atomic
+def two_factor_backup_codes_renew(*, user) -> list[str]:
+    """A fresh set of backup codes; the old ones stop working."""
+    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        raise ValidationError("Set up two-factor sign-in first.")
+    return _backup_codes_replace(user=user)
+
+
 def _backup_codes_replace(*, user) -> list[str]:
     StaticDevice.objects.filter(user=user).delete()
     backup_device = StaticDevice.objects.create(user=user, name=BACKUP_CODES, confirmed=True)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/two-factor/", views.two_factor_verify, name="two-factor-verify"),
     path("accounts/two-factor/setup/", views.two_factor_setup, name="two-factor-setup"),
+    path("accounts/two-factor/manage/", views.two_factor_manage, name="two-factor-manage"),
     path(
         "accounts/password/",
         auth_views.PasswordChangeView.as_view(),

@@ -180,6 +180,28 @@ def two_factor_setup(request):
     )
 
 
+@never_cache
+def two_factor_manage(request):
+    """For someone signed in with their app: when it was set up, and new backup codes."""
+    if not request.user.is_verified():
+        raise Http404("Two-factor sign-in is for managers and designated persons.")
+    if request.method == "POST":
+        backup_codes = services.two_factor_backup_codes_renew(user=request.user)
+        return render(
+            request,
+            "registration/two_factor_backup_codes.html",
+            {"backup_codes": backup_codes, "next": reverse("home"), "renewed": True},
+        )
+    return render(
+        request,
+        "registration/two_factor_manage.html",
+        {
+            "app": selectors.authenticator_app(request.user),
+            "backup_codes_left": selectors.backup_codes_left(request.user),
+        },
+    )
+
+
 def _grouped(key: str) -> str:
     """The key in groups of four, as people type it into an app by hand."""
     return " ".join(key[index : index + 4] for index in range(0, len(key), 4))

@@ -171,3 +171,32 @@ def test_signing_out_works_before_the_code(manager, password):
     browser = signed_in_with_password(manager, password)
     browser.post(reverse("logout"))
     assert browser.get(reverse("home")).url.startswith(reverse("login"))
+
+
+def test_a_manager_makes_new_backup_codes_and_the_old_ones_stop_working(
+    enrolled_manager, password, clock
+):
+    manager, device, old_codes = enrolled_manager
+    browser = signed_in_with_password(manager, password)
+    browser.post(reverse("two-factor-verify"), {"code": old_codes[0]})
+    page = browser.get(reverse("two-factor-manage")).content.decode()
+    assert "<strong>9</strong> unused backup codes" in page
+    renewed = browser.post(reverse("two-factor-manage"))
+    new_codes = renewed.context["backup_codes"]
+    assert "Your old codes no longer work" in renewed.content.decode()
+
+    later = signed_in_with_password(manager, password)
+    refused = later.post(reverse("two-factor-verify"), {"code": old_codes[1]})
+    assert "That code did not match" in refused.content.decode()
+    clock.shift(timedelta(seconds=2))  # the pause after a wrong code
+    accepted = later.post(reverse("two-factor-verify"), {"code": new_codes[0]})
+    assert accepted.url == reverse("home")
+
+
+def test_only_people_signed_in_with_an_app_see_the_two_factor_page(client, worker, manager):
+    client.force_login(worker)
+    assert "Two-factor sign-in" not in client.get(reverse("home")).content.decode()
+    assert client.get(reverse("two-factor-manage")).status_code == 404
+    client.force_login(manager)
+    assert "Two-factor sign-in" in client.get(reverse("home")).content.decode()
+    assert client.get(reverse("two-factor-manage")).status_code == 200
