@@ -33,7 +33,8 @@ def test_worker_books_a_high_risk_visit_on_a_phone(open_page, live_server):
     page.get_by_role("button", name="Show menu").click()
     page.get_by_role("link", name="Book a visit").click()
     page.get_by_label("Household").select_option(label=str(household))
-    expect(page.get_by_text("Control measures")).to_be_visible()  # loaded by HTMX
+    # exact: the checkbox label below also mentions "control measures"
+    expect(page.get_by_text("Control measures", exact=True)).to_be_visible()  # loaded by HTMX
 
     page.get_by_label("Purpose").fill("Statutory visit")
     page.get_by_label("Date").fill(day.isoformat())
