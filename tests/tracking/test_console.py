@@ -210,3 +210,16 @@ def test_my_open_escalations_on_the_managers_home_page(client, escalation, staff
 
     client.force_login(staff["worker"])
     assert "My open escalations" not in client.get(reverse("home")).content.decode()
+
+
+def test_a_manager_records_a_call_attempt_from_the_console(client, escalation, staff):
+    """Out of hours the manager is also the one who phones the worker; the call prompt links
+    here, so the attempt must be recordable here."""
+    client.force_login(staff["manager"])
+    url = reverse("escalation-detail", args=[escalation.pk])
+    assert "Record a call attempt" in client.get(url).content.decode()
+    client.post(
+        reverse("escalation-act", args=[escalation.pk]),
+        {"action": "attempt", "result": "no_answer"},
+    )
+    assert escalation.attempts.get().recorded_by == staff["manager"]
