@@ -150,6 +150,16 @@ def test_arriving_back_at_the_office_in_time_closes_the_day(book, staff):
     assert not Escalation.objects.exists()  # the day out ended on arrival
 
 
+def test_the_workers_now_page_says_when_the_office_is_chasing_a_missed_phone_in(
+    client, day_of_two_visits, staff
+):
+    services.sweep(now=at(12))  # two hours after leaving the first visit
+    with time_machine.travel(at(12, 1), tick=False):
+        client.force_login(staff["worker"])
+        page = client.get(reverse("tracking-now")).content.decode()
+    assert "you missed a phone-in" in page
+
+
 def test_a_worker_can_choose_a_shorter_interval_for_the_day(client, day_of_two_visits, staff):
     url = reverse("tracking-day-out-interval")
     with time_machine.travel(at(10, 5), tick=False):
