@@ -29,19 +29,10 @@ from django.test.utils import (  # noqa: E402  (needs django.setup first)
 def signed_in_client(user):
     """A test client signed in as `user`, second factor included where their role needs one,
     so that the pages measured are the real ones and not the code page's redirect."""
-    from django.test import Client
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from tests.support import SignedInClient
 
-    from homevisits.selectors import needs_two_factor
-
-    client = Client(HTTP_HOST="localhost")
+    client = SignedInClient(HTTP_HOST="localhost")
     client.force_login(user)
-    if needs_two_factor(user):
-        device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=True)
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
     return client
 
 

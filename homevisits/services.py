@@ -11,6 +11,7 @@ from django_otp import verify_token
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from . import selectors
 from .models import (
     DEFAULT_OFFICE_CLOSES,
     DEFAULT_OFFICE_OPENS,
@@ -109,7 +110,7 @@ def two_factor_enrolment_start(*, user) -> TOTPDevice:
     one still works. Someone who already has a confirmed device must sign in with it instead:
     a stolen password alone must never be enough to enrol a new phone.
     """
-    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+    if selectors.has_authenticator_app(user):
         raise ValidationError("Two-factor sign-in is already set up for this account.")
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     return device or TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_APP, confirmed=False)
@@ -135,7 +136,7 @@ def two_factor_enrolment_confirm(*, user, code: str) -> tuple[TOTPDevice, list[s
 @transaction.atomic
 def two_factor_backup_codes_renew(*, user) -> list[str]:
     """A fresh set of backup codes; the old ones stop working."""
-    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+    if not selectors.has_authenticator_app(user):
         raise ValidationError("Set up two-factor sign-in first.")
     return _backup_codes_replace(user=user)
 
@@ -154,9 +155,8 @@ def two_factor_check(*, user, code: str, now: datetime):
 
     Each device throttles wrong codes itself, with a growing pause after each failure.
     """
-    is_app_code = len(_app_code(code)) == 6 and code.strip().replace(" ", "").isdigit()
-    device_model = TOTPDevice if is_app_code else StaticDevice
-    token = _app_code(code) if is_app_code else code.strip().lower().replace(" ", "")
+    token = code.replace(" ", "").strip().lower()
+    device_model = TOTPDevice if len(token) == 6 and token.isdigit() else StaticDevice
     for device in device_model.objects.filter(user=user, confirmed=True):
         if verify_token(user, device.persistent_id, token) is not None:
             return device

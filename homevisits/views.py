@@ -23,6 +23,7 @@ from .forms import (
     TeamPolicyForm,
     TwoFactorCodeForm,
     TwoFactorSetupForm,
+    error_text,
     office_hours_initial,
     show_service_error,
 )
@@ -186,7 +187,11 @@ def two_factor_manage(request):
     if not request.user.is_verified():
         raise Http404("Two-factor sign-in is for managers and designated persons.")
     if request.method == "POST":
-        backup_codes = services.two_factor_backup_codes_renew(user=request.user)
+        try:
+            backup_codes = services.two_factor_backup_codes_renew(user=request.user)
+        except ValidationError as error:
+            messages.error(request, error_text(error))
+            return redirect("two-factor-manage")
         return render(
             request,
             "registration/two_factor_backup_codes.html",

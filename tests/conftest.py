@@ -1,11 +1,9 @@
 import pytest
-from django.test import Client
-from django_otp import DEVICE_ID_SESSION_KEY
 
 from homevisits.models import Role
-from homevisits.selectors import needs_two_factor
 
 from .factories import TEST_PASSWORD, TeamFactory, member
+from .support import SignedInClient
 
 
 @pytest.fixture
@@ -43,30 +41,9 @@ def team_admin(team):
     return member(team, Role.ADMIN).user
 
 
-class SignedInClient(Client):
-    """A test client whose force_login signs in completely: for managers and designated persons
-    that includes the second factor, as if they had typed a code from their app. Tests of the
-    two-factor step itself use a plain Client."""
-
-    def force_login(self, user, backend=None):
-        super().force_login(user, backend)
-        if needs_two_factor(user):
-            session = self.session
-            session[DEVICE_ID_SESSION_KEY] = verified_app(user).persistent_id
-            session.save()
-
-
-def verified_app(user):
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    device, _ = TOTPDevice.objects.get_or_create(
-        user=user, confirmed=True, defaults={"name": "Test app"}
-    )
-    return device
-
-
 @pytest.fixture
 def client():
+    """Signs in completely, the second factor included where the role needs one."""
     return SignedInClient()
 
 

@@ -1,6 +1,7 @@
-"""Helpers shared by tests and benchmarks that start real Celery processes."""
+"""Helpers shared by tests and benchmarks: real Celery processes, and two-factor sign-in."""
 
 from django.db import connection
+from django.test import Client
 
 
 def current_database_url() -> str:
@@ -54,3 +55,44 @@ def stop(process) -> None:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+# Two-factor sign-in, shared by the test client, the browser tests and the benchmarks.
+
+
+def authenticator_app_for(user):
+    """The person's confirmed authenticator app, set up now if they have none."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=user, confirmed=True, defaults={"name": "Test app"}
+    )
+    return device
+
+
+def app_code(device) -> str:
+    """What the app shows now. A code is accepted once, so when this step's code has been used
+    it gives the next step's, which django-otp still accepts."""
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    if device.last_t >= totp.t():
+        totp.time = totp.time + device.step
+    return f"{totp.token():06d}"
+
+
+class SignedInClient(Client):
+    """A test client whose force_login signs in completely: for managers and designated persons
+    that includes the second factor, as if they had typed a code from their app. Tests of the
+    two-factor step itself use a plain Client."""
+
+    def force_login(self, user, backend=None):
+        from django_otp import DEVICE_ID_SESSION_KEY
+
+        from homevisits.selectors import needs_two_factor
+
+        super().force_login(user, backend)
+        if needs_two_factor(user):
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = authenticator_app_for(user).persistent_id
+            session.save()

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import app_code, authenticator_app_for
+
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -57,22 +59,9 @@ def has_authenticator_app(username: str):
     from django.contrib.auth import get_user_model
 
     from homevisits.selectors import needs_two_factor
-    from tests.conftest import verified_app
 
     user = get_user_model().objects.get(username=username)
-    return verified_app(user) if needs_two_factor(user) else None
-
-
-def authenticator_code(username: str) -> str:
-    """What the person's authenticator app shows. A code is accepted once, so a second sign-in
-    within the same 30 seconds takes the next step's code, which django-otp still accepts."""
-    from django_otp.oath import TOTP
-
-    device = has_authenticator_app(username)
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    if device.last_t >= totp.t():
-        totp.time = totp.time + device.step
-    return f"{totp.token():06d}"
+    return authenticator_app_for(user) if needs_two_factor(user) else None
 
 
 @pytest.fixture
@@ -95,7 +84,7 @@ def open_page(chromium, live_server, control_measure_catalogue):
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_load_state()
         if "/accounts/two-factor/" in page.url:
-            page.get_by_label("Code").fill(authenticator_code(username))
+            page.get_by_label("Code").fill(app_code(has_authenticator_app(username)))
             page.get_by_role("button", name="Continue").click()
         page.wait_for_url(f"{live_server.url}/")
         return page

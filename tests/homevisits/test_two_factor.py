@@ -10,13 +10,13 @@ import pytest
 import time_machine
 from django.test import Client
 from django.urls import reverse
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from homevisits import services
 from homevisits.models import Role
 from tests.factories import member
+from tests.support import app_code
 
 MORNING = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -25,12 +25,6 @@ MORNING = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 def clock():
     with time_machine.travel(MORNING, tick=False) as traveller:
         yield traveller
-
-
-def app_code(device: TOTPDevice) -> str:
-    """What the person's authenticator app shows now."""
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    return f"{totp.token():06d}"
 
 
 def signed_in_with_password(user, password) -> Client:
