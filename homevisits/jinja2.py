@@ -7,11 +7,12 @@ from django.urls import get_script_prefix, reverse
 from jinja2 import Environment
 
 from .dates import london_clock
+from .people import person_name
 
 
 def environment(**options) -> Environment:
     env = Environment(**options)
-    env.globals.update(url=url, clock=london_clock)
+    env.globals.update(url=url, clock=london_clock, person_name=person_name)
     return env
 
 

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from homevisits.models import Role, Team, TeamKind
+from homevisits.people import person_name
 from homevisits.phone import normalise_uk_phone
 from homevisits.selectors import has_capability, role_in
 from riskassess.models import AssessmentStatus, Household, HouseholdStatus
@@ -159,7 +160,7 @@ def _check_people(check, details, team, actor) -> None:
         check.refuse("lead_worker", "Only the designated person or a manager can book for others.")
     for person in details.accompanying:
         if role_in(user=person, team=team) is None:
-            check.refuse("accompanying", f"{person.get_full_name()} is not in this team.")
+            check.refuse("accompanying", f"{person_name(person)} is not in this team.")
 
 
 def _check_times(check, details, now, visit) -> None:
@@ -430,9 +431,7 @@ def _decide_go_ahead(visit: Visit, actor) -> Visit:
         decided = visit.changes.filter(summary__startswith="Go-ahead").select_related("actor")
         last = decided.last()
         who = (
-            f" by {last.actor.get_full_name()} at {timezone.localtime(last.at):%H:%M}"
-            if last
-            else ""
+            f" by {person_name(last.actor)} at {timezone.localtime(last.at):%H:%M}" if last else ""
         )
         raise ValidationError(f"This request was already answered{who}. Nothing was changed.")
     return visit

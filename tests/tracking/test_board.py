@@ -151,3 +151,12 @@ def test_the_board_warns_when_todays_rota_leaves_a_role_empty(client, team, staf
     client.force_login(staff["duty"])
     page = client.get(reverse("tracking-board")).content.decode()
     assert "Today's rota has no designated person, no designated manager" in page
+
+
+def test_staff_without_a_recorded_name_are_named_by_login_not_as_nobody(client, staff, now):
+    manager = staff["manager"]
+    type(manager).objects.filter(pk=manager.pk).update(first_name="", last_name="")
+    with time_machine.travel(now, tick=False):
+        client.force_login(staff["duty"])
+        page = client.get(reverse("tracking-board")).content.decode()
+    assert f"Manager: {manager.username}" in page

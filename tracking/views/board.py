@@ -160,7 +160,7 @@ def go_ahead(request, pk):
     visit = visits_for(user=request.user).filter(pk=pk).select_related("team").first()
     if visit is None:
         raise Http404("No such visit in your teams.")
-    now, name = timezone.now(), visit.lead_worker.get_full_name()
+    now, name = timezone.now(), person_name(visit.lead_worker)
     try:
         if request.POST.get("decision") == "give":
             visit_services.visit_go_ahead_give(visit=visit, actor=request.user, now=now)
@@ -223,7 +223,7 @@ def office_still_safe(request, pk):
             channel=Channel.PHONE_IN,
             now=timezone.now(),
         )
-        notice, failed = f"Phone-in recorded: {worker.get_full_name()} is safe.", False
+        notice, failed = f"Phone-in recorded: {person_name(worker)} is safe.", False
     except (ValidationError, PermissionDenied) as error:
         notice, failed = error_text(error), True
     return answer_action(request, notice, failed, otherwise=reverse("tracking-board"))
