@@ -233,15 +233,10 @@ class CaseCompliance:
     variation_review_due: bool
 
     @property
-    def open_requirements(self) -> list[Requirement]:
-        return [r for r in self.requirements if r.is_open]
-
-    @property
-    def worst(self) -> Status | None:
-        for status in (Status.OVERDUE, Status.DUE_SOON, Status.UPCOMING):
-            if any(r.status == status for r in self.requirements):
-                return status
-        return None
+    def next_requirement(self) -> Requirement | None:
+        """The open requirement due soonest, for the list of every case."""
+        dated = [r for r in self.requirements if r.is_open and r.due_on is not None]
+        return min(dated, key=lambda r: r.due_on, default=None)
 
 
 def _compliance(case, visits, today) -> CaseCompliance:
@@ -279,6 +274,7 @@ class ComplianceBoard:
     overdue: list[BoardRow] = field(default_factory=list)
     due_soon: list[BoardRow] = field(default_factory=list)
     reviews_due: list[CaseCompliance] = field(default_factory=list)
+    every_case: list[CaseCompliance] = field(default_factory=list)
     case_count: int = 0
 
 
@@ -289,7 +285,8 @@ def open_cases(*, team: Team, today: date) -> QuerySet:
 
 
 def compliance_board(*, team: Team, today: date, case_manager_id: int | None = None):
-    """Overdue first, then due within the week, then variations due for review: 5 queries."""
+    """Overdue first, then due within the week, then variations due for review, then every
+    open case with its next visit due: 5 queries."""
     cases = open_cases(team=team, today=today)
     if case_manager_id is not None:
         cases = cases.filter(case_manager_id=case_manager_id)
@@ -300,6 +297,7 @@ def compliance_board(*, team: Team, today: date, case_manager_id: int | None = N
     board = ComplianceBoard(case_count=len(cases))
     for case in cases:
         result = _compliance(case, visits[case.household_id], today)
+        board.every_case.append(result)
         for requirement in result.requirements:
             if requirement.status == Status.OVERDUE:
                 board.overdue.append(BoardRow(case, requirement))
@@ -310,6 +308,7 @@ def compliance_board(*, team: Team, today: date, case_manager_id: int | None = N
     board.overdue.sort(key=lambda row: (row.requirement.due_on, row.case.reference))
     board.due_soon.sort(key=lambda row: (row.requirement.due_on, row.case.reference))
     board.reviews_due.sort(key=lambda result: (result.variation.review_on, result.case.reference))
+    board.every_case.sort(key=lambda result: result.case.reference)
     return board
 
 

@@ -274,7 +274,7 @@ def test_manager_follows_an_overdue_case_from_the_board_to_booking_its_next_visi
     expect(page.get_by_role("heading", name="Due within 7 days (0)")).to_be_visible()
     expect(page.get_by_text("YJ-BRENT")).to_have_count(0)
 
-    page.get_by_role("link", name="YJ-ASHBY", exact=True).click()
+    overdue.get_by_role("link", name="YJ-ASHBY", exact=True).click()
     expect(page.get_by_role("heading", name="Case YJ-ASHBY")).to_be_visible()
     requirements = page.get_by_role("region", name="Home visits required").get_by_role("row")
     met = requirements.filter(has_text="✓ Met (late)")

@@ -42,9 +42,36 @@ def test_the_board_lists_overdue_first_then_due_this_week_then_variations_to_rev
     assert [result.case for result in board.reviews_due] == [varied]
     page = response.content.decode()
     assert page.index("YJ-OVERDUE") < page.index("YJ-SOON") < page.index("YJ-VARIED")
-    assert "YJ-LATER" not in page
+    # A case with nothing due soon is only in the list of every case, after the urgent ones.
+    every_case = page.index("All open cases")
+    assert "YJ-LATER" not in page[:every_case]
     # The status is written out, not only coloured.
     assert "⚠ Overdue" in page and "Due soon" in page and "Review due" in page
+
+
+def test_every_open_case_can_be_opened_from_the_board_with_its_next_visit_due(
+    client, make_case, case_worker, yj_team, today
+):
+    later = make_case(reference="YJ-LATER", assessment_starts_on=today - timedelta(days=1))
+    make_case(
+        reference="YJ-CLOSED",
+        assessment_starts_on=today - timedelta(days=90),
+        closed_on=today - timedelta(days=1),
+    )
+    client.force_login(case_worker)
+    response = client.get(reverse("compliance-board", args=[yj_team.slug]))
+    [listed] = response.context["board"].every_case
+    assert listed.case == later
+    assert listed.next_requirement.due_on > today
+    page = response.content.decode()
+    assert reverse("case-detail", args=[later.pk]) in page
+    assert "YJ-CLOSED" not in page
+
+
+def test_a_team_without_cases_is_told_how_to_add_one(client, yj_team, case_worker):
+    client.force_login(case_worker)
+    page = client.get(reverse("compliance-board", args=[yj_team.slug])).content.decode()
+    assert "No open cases yet." in page
 
 
 def _month_before(day: date, days_left: int) -> date:
