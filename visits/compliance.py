@@ -20,7 +20,7 @@ A variation in force changes this: "home visits not appropriate" suspends every 
 requirement; an agreed frequency replaces the periodic rules' period with its own.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
@@ -119,7 +119,6 @@ class Requirement:
     met_by: HomeVisit | None = None
     status: Status = Status.UPCOMING
     event_on: date | None = None  # the release, move or review that started it
-    notes: list[str] = field(default_factory=list)
 
     @property
     def met_late(self) -> bool:

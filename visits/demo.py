@@ -9,7 +9,14 @@ from datetime import date, timedelta
 from django.utils import timezone
 
 from . import services
-from .models import AfterVisitPlan, SupervisedCase, Visit, VisitKind, VisitStatus
+from .models import (
+    ORDERS_WITHOUT_RISK_LEVELS,
+    AfterVisitPlan,
+    SupervisedCase,
+    Visit,
+    VisitKind,
+    VisitStatus,
+)
 
 # (household, lead, companions, purpose, start offset from now in minutes, length in minutes,
 #  plan afterwards, finished?)
@@ -164,7 +171,6 @@ DEMO_CASES = [
         "variation": ("not_appropriate", None, "parents_refuse", -7, 21),
     },
 ]
-NO_RISK_LEVELS = ("my_futures", "out_of_court")
 
 
 def _seed_cases(context: dict) -> None:
@@ -175,7 +181,7 @@ def _seed_cases(context: dict) -> None:
         if SupervisedCase.objects.filter(team=team, reference=spec["reference"]).exists():
             continue
         case_manager = users[spec.get("case_manager", "casemanager")]
-        levels = spec["order_type"] not in NO_RISK_LEVELS
+        levels = spec["order_type"] not in ORDERS_WITHOUT_RISK_LEVELS
         case = services.case_open(
             team=team,
             details=services.CaseDetails(

@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from homevisits.dates import add_months
 
-from .models import OrderType, RiskLevel
+from .models import ORDERS_WITHOUT_RISK_LEVELS, OrderType, RiskLevel
 from .working_days import add_working_days
 
 
@@ -85,7 +85,7 @@ class Rule:
 STATUTORY_ORDERS = frozenset(
     {OrderType.COMMUNITY_ORDER, OrderType.CUSTODIAL, OrderType.BAIL, OrderType.ISS}
 )
-EARLY_INTERVENTIONS = frozenset({OrderType.MY_FUTURES, OrderType.OUT_OF_COURT})
+EARLY_INTERVENTIONS = frozenset(ORDERS_WITHOUT_RISK_LEVELS)
 LOW_OR_MEDIUM = frozenset({RiskLevel.LOW, RiskLevel.MEDIUM})
 HIGH_OR_VERY_HIGH = frozenset({RiskLevel.HIGH, RiskLevel.VERY_HIGH})
 MONTHLY = Deadline(1, Unit.MONTHS)
@@ -201,7 +201,7 @@ PERIODIC_CLOCK_STARTS_AT_RELEASE = frozenset({OrderType.CUSTODIAL})
 # How soon a requirement counts as "due soon".
 DUE_SOON_DAYS = 7
 
-RISK_ORDER = [RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH, RiskLevel.VERY_HIGH]
+RISK_ORDER = list(RiskLevel)  # lowest first, as the choices are declared
 
 
 def highest_risk(*levels: str) -> str:

@@ -422,7 +422,7 @@ def _case_form(request, team, *, data=None, initial=None, editing=False):
     )
 
 
-def _form_page(request, form, *, title, intro="", cancel_url, submit_label="Save", case=None):
+def _form_page(request, form, *, title, intro="", cancel_url, submit_label="Save"):
     return render(
         request,
         "visits/case_form.html",
@@ -432,7 +432,6 @@ def _form_page(request, form, *, title, intro="", cancel_url, submit_label="Save
             "intro": intro,
             "cancel_url": cancel_url,
             "submit_label": submit_label,
-            "case": case,
         },
     )
 
@@ -486,7 +485,6 @@ def case_detail(request, pk):
         "visits/case_detail.html",
         {
             "case": case,
-            "today": today,
             "result": result,
             "timeline": timeline,
             "can_change": services.may_record_case_facts(user=request.user, team=case.team),
@@ -517,7 +515,6 @@ def case_edit(request, pk):
         form,
         title=f"Edit case {case.reference}",
         cancel_url=reverse("case-detail", args=[case.pk]),
-        case=case,
     )
 
 
@@ -542,7 +539,6 @@ def case_address_change(request, pk):
         intro="Each move starts its own home-visit deadline, counted in working days.",
         cancel_url=reverse("case-detail", args=[case.pk]),
         submit_label="Record the move",
-        case=case,
     )
 
 
@@ -567,7 +563,6 @@ def case_review_add(request, pk):
         intro="For low or medium RoSH/SaW, a home visit is due before each review.",
         cancel_url=reverse("case-detail", args=[case.pk]),
         submit_label="Add the date",
-        case=case,
     )
 
 
@@ -610,7 +605,6 @@ def case_variation(request, pk):
         "another. Any variation in force now is replaced.",
         cancel_url=reverse("case-detail", args=[case.pk]),
         submit_label="Agree the variation",
-        case=case,
     )
 
 
