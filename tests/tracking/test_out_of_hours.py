@@ -41,6 +41,22 @@ def test_still_waiting_for_lists_everyone_not_yet_phoned_in(team, evening_visits
     assert selectors.still_waiting_for(team=team, now=EVENING) == [late, tonight]
 
 
+def test_still_waiting_for_runs_the_same_queries_for_two_visits_or_twenty(
+    team, book, evening_visits, django_assert_max_num_queries
+):
+    from homevisits.models import Team
+
+    # The team, its visits, its policy and the office hours: not one more per visit.
+    with django_assert_max_num_queries(4):
+        assert len(selectors.still_waiting_for(team=Team.objects.get(pk=team.pk), now=EVENING)) == 2
+    for minutes in range(18):
+        book(EVENING + timedelta(minutes=70 + minutes), booked_at=EVENING - timedelta(hours=3))
+    with django_assert_max_num_queries(4):
+        assert (
+            len(selectors.still_waiting_for(team=Team.objects.get(pk=team.pk), now=EVENING)) == 20
+        )
+
+
 def test_the_out_of_hours_board_shows_the_still_waiting_for_list(client, staff, evening_visits):
     client.force_login(staff["night"])
     page = client.get(reverse("tracking-board-rows")).content.decode()

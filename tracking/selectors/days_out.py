@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Q, Subquery, prefetch_related_objects
 from django.utils import timezone
 
 from homevisits.dates import london_day_bounds
@@ -206,4 +206,7 @@ def missed_intervals(*, now: datetime, limit: int) -> list[WorkerDay]:
         for day in overdue
         if day.worker.pk not in chased and (day.worker.pk, day.next_deadline) not in opened
     ]
-    return sorted(fresh, key=lambda day: day.next_deadline)[:limit]
+    missed = sorted(fresh, key=lambda day: day.next_deadline)[:limit]
+    # Opening each ladder asks whether the office is open: one query for all, not one each.
+    prefetch_related_objects([day.team for day in missed], "policy__office_hours")
+    return missed

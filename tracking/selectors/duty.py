@@ -160,6 +160,7 @@ def still_waiting_for(*, team: Team, now: datetime) -> list[Visit]:
         .select_related("lead_worker", "household")
         .order_by("due_at")
     )
+    prefetch_related_objects([team], "policy__office_hours")  # asked once per visit below
     return [visit for visit in candidates if is_still_out(visit, team=team, now=now)]
 
 
