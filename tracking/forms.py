@@ -25,6 +25,11 @@ class CheckInForm(forms.Form):
         return data
 
 
+# A finish time earlier in the day than now is read as after midnight only within this, so that
+# a mistyped 10:00 at 15:00 is refused rather than moved to tomorrow morning.
+LATEST_FINISH_AFTER_MIDNIGHT = timedelta(hours=12)
+
+
 class PhoneInForm(forms.Form):
     """The designated person records a worker's call: left safely, or a new finish time."""
 
@@ -48,6 +53,9 @@ class PhoneInForm(forms.Form):
         if finish is None:
             raise forms.ValidationError("Give the new finish time, for example 15:30.")
         new_end = london_datetime(timezone.localdate(self.now), finish)
+        after_midnight = london_datetime(timezone.localdate(self.now) + timedelta(days=1), finish)
+        if new_end <= self.now and after_midnight - self.now <= LATEST_FINISH_AFTER_MIDNIGHT:
+            new_end = after_midnight  # 00:30 typed at 23:50 is tonight, not this morning
         if new_end <= self.now:
             raise forms.ValidationError("The new finish time must be later than now.")
         data["new_end"] = new_end

@@ -143,3 +143,23 @@ def test_board_partial_version_changes_when_an_attempt_is_recorded(client, overd
     act(client, Escalation.objects.get(visit=overdue), action="attempt", result="voicemail")
     again = client.get(reverse("tracking-board-rows"), HTTP_IF_NONE_MATCH=etag)
     assert again.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("now_clock", "typed", "accepted_as"),
+    [
+        ((23, 50), "00:30", datetime(2026, 11, 26, 0, 30, tzinfo=LONDON)),  # after midnight
+        ((23, 50), "23:59", datetime(2026, 11, 25, 23, 59, tzinfo=LONDON)),
+        ((15, 0), "10:00", None),  # a slip, not tomorrow morning: refused
+    ],
+)
+def test_a_new_finish_time_after_midnight_is_tonight(now_clock, typed, accepted_as):
+    from tracking.forms import PhoneInForm
+
+    now = datetime(2026, 11, 25, *now_clock, tzinfo=LONDON)
+    form = PhoneInForm({"kind": "extended", "new_finish": typed}, now=now)
+    assert form.is_valid() is (accepted_as is not None)
+    if accepted_as is None:
+        assert form.errors["__all__"] == ["The new finish time must be later than now."]
+    else:
+        assert form.cleaned_data["new_end"] == accepted_as
