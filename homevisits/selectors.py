@@ -87,6 +87,11 @@ def teams_where(*, user, capability: str):
     return Team.objects.filter(memberships__user=user, memberships__role__in=roles_with(capability))
 
 
+def teams_among(memberships: list[Membership], *, capability: str) -> list[Team]:
+    """The teams, of memberships already loaded, where the role grants `capability`."""
+    return [m.team for m in memberships if capability in CAPABILITIES_BY_ROLE[m.role]]
+
+
 def team_for_member(*, user, slug: str) -> Team | None:
     """The team with this slug if the user belongs to it; None for anyone else's team."""
     return (

@@ -1,6 +1,6 @@
 from django.urls import reverse
 
-from homevisits.selectors import CAPABILITIES_BY_ROLE
+from homevisits.selectors import teams_among
 
 from .selectors import my_open_escalations
 
@@ -10,7 +10,7 @@ def nav_items(*, request, capabilities: set[str], memberships) -> list[dict]:
     if "watch_board" in capabilities:
         items.append({"label": "Board", "url": reverse("tracking-board")})
         # The rota of the first team the user watches; its page links to their other teams.
-        team = next(m.team for m in memberships if "watch_board" in CAPABILITIES_BY_ROLE[m.role])
+        team = teams_among(memberships, capability="watch_board")[0]
         items.append({"label": "Rota", "url": reverse("tracking-rota", args=[team.slug])})
     if "visit" in capabilities:
         items.append({"label": "Now", "url": reverse("tracking-now")})

@@ -17,7 +17,7 @@ from homevisits.context_processors import request_memberships
 from homevisits.forms import error_text
 from homevisits.models import Role
 from homevisits.people import person_name
-from homevisits.selectors import CAPABILITIES_BY_ROLE
+from homevisits.selectors import teams_among
 from visits import services as visit_services
 from visits.selectors import visits_for
 
@@ -28,11 +28,7 @@ from ..models import Channel, CheckInKind
 
 def _board_teams(request):
     """The teams whose board the user may watch, narrowed by ?team=<slug>."""
-    teams = [
-        m.team
-        for m in request_memberships(request)
-        if "watch_board" in CAPABILITIES_BY_ROLE[m.role]
-    ]
+    teams = teams_among(request_memberships(request), capability="watch_board")
     if not teams:
         raise PermissionDenied("The tracking board is for the designated person and managers.")
     slug = request.GET.get("team") or request.POST.get("team")

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from homevisits.context_processors import request_memberships
 from homevisits.dates import week_start
 from homevisits.forms import error_text, show_service_error
-from homevisits.selectors import CAPABILITIES_BY_ROLE
+from homevisits.selectors import CAPABILITIES_BY_ROLE, teams_among
 
 from .. import selectors, services
 from ..forms import (
@@ -144,9 +144,9 @@ def rota(request, slug):
             "rota_version": version,
             "conflict": conflict,
             "other_teams": [
-                m.team
-                for m in request_memberships(request)
-                if m.team != team and "watch_board" in CAPABILITIES_BY_ROLE[m.role]
+                other
+                for other in teams_among(request_memberships(request), capability="watch_board")
+                if other != team
             ],
         },
     )
