@@ -89,7 +89,7 @@ def test_a_sender_killed_mid_send_leaves_a_lease_that_expires_and_is_taken_once(
     book(now)
     services.sweep(now=now)
     sms = outgoing().get()
-    assert services._lease(sms.pk, now) is not None  # a sender claims it, then dies
+    assert services.outbox._lease(sms.pk, now) is not None  # a sender claims it, then dies
     lease = timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
     assert services.notifications_deliver_due(now=now + lease - timedelta(seconds=1)) == 0
     assert services.notifications_deliver_due(now=now + lease + timedelta(seconds=1)) == 1

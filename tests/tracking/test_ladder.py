@@ -368,20 +368,20 @@ def test_a_crash_mid_step_loses_nothing_holds_back_no_one_and_is_retried_once(
     book, colleague, now, monkeypatch, caplog
 ):
     poisoned, healthy = book(now), book(now, lead_worker=colleague())
-    real_notifications = services._step_notifications
+    real_notifications = services.ladder._step_notifications
 
     def crash_for_one_visit(escalation, *args):
         if escalation.visit_id == poisoned.pk:
             raise RuntimeError("worker killed mid-step")
         return real_notifications(escalation, *args)
 
-    monkeypatch.setattr(services, "_step_notifications", crash_for_one_visit)
+    monkeypatch.setattr(services.ladder, "_step_notifications", crash_for_one_visit)
     services.sweep(now=now)
     # The crashed step rolled back whole; the other visit's step was not held back by it.
     assert list(Escalation.objects.values_list("visit", flat=True)) == [healthy.pk]
     assert "the next sweep retries it" in caplog.text
 
-    monkeypatch.setattr(services, "_step_notifications", real_notifications)
+    monkeypatch.setattr(services.ladder, "_step_notifications", real_notifications)
     services.sweep(now=now + SECOND)
     services.sweep(now=now + 2 * SECOND)
     assert EscalationStep.objects.filter(step=1).count() == 2  # once each

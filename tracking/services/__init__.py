@@ -1,0 +1,34 @@
+"""Tracking's writes and rules, one module per concern; callers use `tracking.services.<name>`.
+
+See DESIGN.md for the ladder's rules. Every change of an escalation is a compare-and-set on its
+row, so each step happens once however many sweeps run (see `ladder`).
+"""
+
+from .checkins import checkin_record, day_out_interval_choose  # noqa: F401
+from .console import (  # noqa: F401
+    attempt_record,
+    emergency_details_reveal,
+    escalation_acknowledge,
+    escalation_resolve,
+    escalation_viewed,
+    manager_action_record,
+)
+from .handover import duty_end_record, handovers_take  # noqa: F401
+from .ladder import (  # noqa: F401
+    STAND_DOWN_STEP,
+    SWEEP_BATCH,
+    SweepResult,
+    escalation_advance,
+    escalation_close,
+    escalation_open,
+    heartbeat_record,
+    next_action_after,
+    sweep,
+)
+from .outbox import notifications_deliver_due  # noqa: F401
+from .rota import (  # noqa: F401
+    RotaWeekChanged,
+    RotaWeekNotEmpty,
+    rota_copy_previous_week,
+    rota_week_save,
+)

@@ -1,0 +1,176 @@
+"""Check-ins at visits and phone-ins between them, and how the ladder reacts to them."""
+
+from datetime import datetime, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from homevisits.models import Membership, Team
+from homevisits.people import person_name
+from homevisits.selectors import has_capability
+from visits import services as visit_services
+from visits.models import Visit
+
+from .. import selectors
+from ..models import (
+    CLOSING_CHECK_INS,
+    Cause,
+    Channel,
+    CheckIn,
+    CheckInKind,
+    ClosedBy,
+    DayOutInterval,
+)
+from .ladder import escalation_close, escalation_jump_to_manager, escalation_open
+from .outbox import deliver_after_commit
+
+
+def _check_recorder(visit: Visit | None, worker, recorded_by, channel: str) -> None:
+    if visit is not None:
+        on_visit = (
+            worker.pk == visit.lead_worker_id or visit.accompanying.filter(pk=worker.pk).exists()
+        )
+        if not on_visit:
+            raise ValidationError("Check-ins are for the staff on the visit.")
+    if recorded_by.pk == worker.pk and channel != Channel.PHONE_IN:
+        return
+    teams = [visit.team] if visit is not None else _teams_of(worker)
+    if channel == Channel.PHONE_IN and any(
+        has_capability(user=recorded_by, team=team, capability="watch_board") for team in teams
+    ):
+        return
+    raise PermissionDenied("Only the designated person or a manager records a phone-in.")
+
+
+def _teams_of(worker) -> list[Team]:
+    return [m.team for m in Membership.objects.filter(user=worker).select_related("team")]
+
+
+def checkin_record(
+    *,
+    visit: Visit | None,
+    worker,
+    recorded_by,
+    kind: str,
+    channel: str,
+    now: datetime,
+    new_end: datetime | None = None,
+    note: str = "",
+) -> CheckIn:
+    """A check-in at a visit, or (no visit) "still safe" between visits on a day out. Any
+    check-in resets the worker's interval clock and ends a ladder chasing a missed phone-in."""
+    _check_recorder(visit, worker, recorded_by, channel)
+    if visit is None and kind != CheckInKind.STILL_SAFE:
+        raise ValidationError('Only a "still safe" check-in can be made between visits.')
+    if visit is None and not _expects_phone_ins(worker, now):
+        who = "You have" if recorded_by.pk == worker.pk else f"{person_name(worker)} has"
+        raise ValidationError(
+            f"{who} no day out with interval phone-ins today, so there is no phone-in to record."
+        )
+    if visit is not None and (
+        not visit.is_open or (visit.left_at is not None and kind != CheckInKind.NEED_HELP)
+    ):
+        raise ValidationError("This visit is already over.")
+    with transaction.atomic():
+        if visit is not None:
+            _update_visit(visit, kind, recorded_by, now, new_end, note)
+        check_in = CheckIn.objects.create(
+            visit=visit,
+            worker=worker,
+            recorded_by=recorded_by,
+            kind=kind,
+            channel=channel,
+            at=now,
+            new_end=new_end,
+            note=note[:300],
+        )
+    _react_to_check_in(visit, worker, kind, channel, now)
+    return check_in
+
+
+def _expects_phone_ins(worker, now: datetime) -> bool:
+    """Between visits, a phone-in means something on a day out with interval phone-ins, or
+    while a ladder still chases the worker for a missed one (their day may have ended since)."""
+    return (
+        selectors.open_escalation_for(worker=worker, cause=Cause.MISSED_INTERVAL) is not None
+        or selectors.my_day_out(worker=worker, now=now) is not None
+    )
+
+
+def _update_visit(visit, kind, recorded_by, now, new_end, note) -> None:
+    if kind == CheckInKind.ARRIVED:
+        visit_services.visit_arrive(visit=visit, actor=recorded_by, now=now)
+    elif kind in CLOSING_CHECK_INS:
+        visit_services.visit_leave(
+            visit=visit,
+            actor=recorded_by,
+            now=now,
+            summary=CheckInKind(kind).label,
+            back_at_office=kind == CheckInKind.RETURNED,
+        )
+    elif kind == CheckInKind.EXTENDED:
+        if new_end is None:
+            raise ValidationError({"new_end": "Give the new finish time."})
+        visit_services.visit_extend(
+            visit=visit, actor=recorded_by, new_end=new_end, reason=note, now=now
+        )
+
+
+def _raise_the_alarm(visit: Visit, worker, now: datetime) -> None:
+    """ "I need help": the visit's ladder jumps to the manager, urgent. A ladder chasing the
+    worker for a missed phone-in gives way to a new urgent one for this visit, so the manager
+    is sent to where the worker is now."""
+    current = selectors.open_escalation(visit=visit)
+    if current is not None:
+        escalation_jump_to_manager(current, now, urgent=True)
+        return
+    missed_interval = selectors.open_escalation_for(worker=worker, cause=Cause.MISSED_INTERVAL)
+    if missed_interval is not None:
+        escalation_close(missed_interval, now, ClosedBy.SUPERSEDED)
+    escalation_open(visit=visit, now=now, urgent=True)
+    deliver_after_commit()
+
+
+def _react_to_check_in(visit: Visit | None, worker, kind: str, channel: str, now: datetime):
+    closed_by = ClosedBy.PHONE_IN if channel == Channel.PHONE_IN else ClosedBy.CHECK_IN
+    missed_interval = selectors.open_escalation_for(worker=worker, cause=Cause.MISSED_INTERVAL)
+    if kind == CheckInKind.NEED_HELP:
+        _raise_the_alarm(visit, worker, now)
+        return
+    if missed_interval is not None:
+        escalation_close(missed_interval, now, closed_by)  # heard from: the interval ladder ends
+    escalation = selectors.open_escalation(visit=visit) if visit is not None else None
+    if escalation is None:
+        return
+    if kind in CLOSING_CHECK_INS:
+        escalation_close(escalation, now, closed_by)
+    elif kind == CheckInKind.EXTENDED and not escalation.urgent:
+        escalation_close(escalation, now, ClosedBy.EXTENDED)
+
+
+def day_out_interval_choose(*, worker, interval: timedelta, now: datetime) -> DayOutInterval:
+    """A worker phones in more often today than the team asks: never less often."""
+    day = selectors.my_day_out(worker=worker, now=now)
+    if day is None:
+        raise ValidationError("You have no day out with interval phone-ins today.")
+    team_interval = day.team.policy.phone_in_interval
+    if interval <= timedelta(0) or interval >= team_interval:
+        limit = _duration(team_interval)
+        raise ValidationError({"interval": f"Choose less than the team's interval ({limit})."})
+    chosen, _ = DayOutInterval.objects.update_or_create(
+        worker=worker,
+        day=timezone.localdate(now),
+        defaults={"interval": interval, "chosen_at": now},
+    )
+    return chosen
+
+
+def _duration(interval: timedelta) -> str:
+    minutes = int(interval.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    return " ".join(
+        part
+        for part in [f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
+        if part
+    )

@@ -1,0 +1,153 @@
+"""The designated person's call attempts and the manager's handling of an escalation."""
+
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from homevisits.models import AuditAction, Role
+from homevisits.selectors import has_capability, role_in
+from homevisits.services import audit_record
+
+from .. import selectors
+from ..models import (
+    ActionKind,
+    AttemptResult,
+    ClosedBy,
+    ContactAttempt,
+    Escalation,
+    ManagerAction,
+    Outcome,
+    Step,
+)
+from .ladder import escalation_close, escalation_jump_to_manager
+
+
+def attempt_record(
+    *, escalation: Escalation, result: str, recorded_by, now: datetime
+) -> ContactAttempt:
+    if not has_capability(user=recorded_by, team=escalation.team, capability="watch_board"):
+        raise PermissionDenied("Only the designated person or a manager records call attempts.")
+    if result not in AttemptResult.values:
+        raise ValidationError({"result": "Choose what happened on the call."})
+    if not escalation.is_open:
+        raise ValidationError("This escalation is already closed.")
+    attempt_number = escalation.attempts.count() + 1
+    attempt = ContactAttempt.objects.create(
+        escalation=escalation,
+        attempt=attempt_number,
+        result=result,
+        recorded_by=recorded_by,
+        at=now,
+    )
+    if result == AttemptResult.REACHED_SAFE:
+        escalation_close(escalation, now, ClosedBy.REACHED_SAFE)
+    elif result == AttemptResult.REACHED_NEEDS_HELP:
+        escalation_jump_to_manager(escalation, now, urgent=True)
+    elif escalation.step == Step.ATTEMPT_3:
+        # The third attempt failed: the manager is alerted at once, not at the latest deadline.
+        escalation_jump_to_manager(escalation, now, urgent=False)
+    return attempt
+
+
+def _require_manager(user, escalation: Escalation) -> None:
+    if role_in(user=user, team=escalation.team) != Role.MANAGER:
+        raise PermissionDenied("Only a manager of the team handles escalations.")
+
+
+def escalation_acknowledge(*, escalation: Escalation, manager, now: datetime) -> Escalation:
+    _require_manager(manager, escalation)
+    with transaction.atomic():
+        Escalation.objects.filter(pk=escalation.pk, acknowledged_at__isnull=True).update(
+            acknowledged_at=now, acknowledged_by=manager
+        )
+        # Acknowledged at the manager step: the backup manager need not be woken.
+        Escalation.objects.filter(
+            pk=escalation.pk, step=Step.MANAGER, closed_at__isnull=True
+        ).update(next_action_at=None)
+    escalation.refresh_from_db()
+    return escalation
+
+
+def manager_action_record(
+    *,
+    escalation: Escalation,
+    manager,
+    kind: str,
+    now: datetime,
+    note: str = "",
+    police_reference: str = "",
+) -> ManagerAction:
+    _require_manager(manager, escalation)
+    if kind not in ActionKind.values:
+        raise ValidationError({"kind": "Choose what you did."})
+    if kind == ActionKind.OTHER and not note.strip():
+        raise ValidationError({"note": "Say what you did."})
+    if kind == ActionKind.CALLED_POLICE and not police_reference.strip():
+        raise ValidationError({"police_reference": "Record the police reference number."})
+    return ManagerAction.objects.create(
+        escalation=escalation,
+        kind=kind,
+        note=note[:500],
+        police_reference=police_reference.strip()[:40],
+        by=manager,
+        at=now,
+    )
+
+
+def escalation_resolve(
+    *,
+    escalation: Escalation,
+    manager,
+    outcome: str,
+    now: datetime,
+    note: str = "",
+    police_reference: str = "",
+) -> Escalation:
+    _require_manager(manager, escalation)
+    if outcome not in Outcome.values:
+        raise ValidationError({"outcome": "Choose worker safe, worker found or police involved."})
+    if outcome == Outcome.POLICE_INVOLVED and not police_reference.strip():
+        raise ValidationError({"police_reference": "Record the police reference number."})
+    closed = escalation_close(
+        escalation,
+        now,
+        ClosedBy.MANAGER,
+        outcome=outcome,
+        police_reference=police_reference.strip()[:40],
+        resolution_note=note[:500],
+    )
+    if not closed:
+        raise ValidationError("This escalation was already closed.")
+    escalation.refresh_from_db()
+    return escalation
+
+
+def escalation_viewed(*, escalation: Escalation, viewer, now: datetime) -> None:
+    """Escalation pages show where a worker is: every view is audited."""
+    audit_record(
+        actor=viewer,
+        action=AuditAction.VIEWED_ESCALATION,
+        team=escalation.team,
+        subject=escalation.worker,
+        object_reference=f"escalation {escalation.pk}",
+        now=now,
+    )
+
+
+def emergency_details_reveal(*, escalation: Escalation, manager, now: datetime) -> list:
+    """Next of kin and vehicle of the staff on the visit, for a manager handling the
+    escalation. Each person's details revealed is one line in the append-only audit log."""
+    _require_manager(manager, escalation)
+    staff = selectors.escalation_staff(escalation=escalation)
+    with transaction.atomic():
+        for person in staff:
+            audit_record(
+                actor=manager,
+                action=AuditAction.REVEALED_EMERGENCY_DETAILS,
+                team=escalation.team,
+                subject=person,
+                object_reference=f"escalation {escalation.pk}",
+                now=now,
+            )
+    return staff
