@@ -60,6 +60,10 @@ class World:
 
     def __init__(self):
         self.team = TeamFactory()
+        # A grace period, and phone-ins between visits, so that both kinds of deadline run.
+        self.team.policy.grace_period = 2 * MINUTE
+        self.team.policy.phone_in_interval = 45 * MINUTE
+        self.team.policy.save()
         self.workers = [self._person(Role.WORKER, f"Worker{i}") for i in range(2)]
         self.duty = self._person(Role.DESIGNATED_PERSON, "Duty")
         self.managers = [self._person(Role.MANAGER, f"Manager{i}") for i in range(2)]
@@ -191,6 +195,19 @@ class Ladder(RuleBasedStateMachine):
             now=self.now,
         )
 
+    @rule(worker=st.integers(0, 1), by_phone=st.booleans())
+    def a_phone_in_between_visits(self, worker, by_phone):
+        person = self.world.workers[worker]
+        self._refused_is_fine(
+            services.checkin_record,
+            visit=None,
+            worker=person,
+            recorded_by=self.world.duty if by_phone else person,
+            kind=CheckInKind.STILL_SAFE,
+            channel=Channel.PHONE_IN if by_phone else Channel.WEB,
+            now=self.now,
+        )
+
     @rule(index=st.integers(0, 20), minutes=st.integers(1, 60))
     def the_worker_extends(self, index, minutes):
         visit = self._visit(index)
@@ -284,8 +301,14 @@ class Ladder(RuleBasedStateMachine):
                 "escalation", "step", "kind", "recipient", "channel", "created_at"
             )
         )
-        open_per_visit = [e.visit_id for e in escalations.values() if e.closed_at is None]
-        assert len(open_per_visit) == len(set(open_per_visit)), "two open ladders for a visit"
+        open_per_visit = [
+            e.visit_id or f"worker {e.worker_id}"
+            for e in escalations.values()
+            if e.closed_at is None
+        ]
+        assert len(open_per_visit) == len(set(open_per_visit)), (
+            "two open ladders for one visit or one missed phone-in"
+        )
         self._closed_ladders_stay_closed(escalations, steps)
         self._each_step_happens_once_and_reaches_someone(steps, sent)
         self._the_backup_is_someone_else(sent)
