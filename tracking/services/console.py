@@ -5,8 +5,8 @@ from datetime import datetime
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from homevisits.models import AuditAction, Role
-from homevisits.selectors import has_capability, role_in
+from homevisits.models import AuditAction
+from homevisits.selectors import has_capability
 from homevisits.services import audit_record
 
 from .. import selectors
@@ -51,7 +51,7 @@ def attempt_record(
 
 
 def _require_manager(user, escalation: Escalation) -> None:
-    if role_in(user=user, team=escalation.team) != Role.MANAGER:
+    if not has_capability(user=user, team=escalation.team, capability="handle_escalations"):
         raise PermissionDenied("Only a manager of the team handles escalations.")
 
 
