@@ -144,11 +144,23 @@ def test_manager_resolves_the_escalation_from_the_console(open_page, drill_team)
     page.get_by_role("button", name="Record what you did").click()
     expect(page.get_by_text("Recorded: Called the worker.")).to_be_visible()
 
+    resolve = page.get_by_role("button", name="Resolve and stand everyone down")
+    page.on("dialog", lambda dialog: dialog.accept())
+    resolve.click()  # nothing chosen: refused, and the ladder stays open
+    expect(page.get_by_text("Choose worker safe, worker found or police involved.")).to_be_visible()
     page.get_by_label("Outcome").select_option(label="Worker safe")
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Resolve and stand everyone down").click()
-    expect(page.get_by_text("Escalation closed: Worker safe.")).to_be_visible()
-    expect(page.get_by_text("Closed: Resolved by a manager (Worker safe)").first).to_be_visible()
+    resolve.click()
+    expect(page.get_by_text("Say how you know the worker is safe")).to_be_visible()
+    assert Escalation.objects.get(pk=escalation.pk).is_open
+
+    page.get_by_label("Outcome").select_option(label="Worker safe")
+    page.get_by_label("How you know they are safe").select_option(label="Spoke to them")
+    resolve.click()
+    expect(page.get_by_text("Escalation closed: Worker safe (spoke to them).")).to_be_visible()
+    expect(
+        page.get_by_text("Closed: Resolved by a manager: Worker safe (spoke to them)").first
+    ).to_be_visible()
+    assert serious_accessibility_violations(page) == []
     escalation.refresh_from_db()
     assert not escalation.is_open and escalation.closed_by == "manager"
 

@@ -133,7 +133,11 @@ class Ladder(RuleBasedStateMachine):
             st.sampled_from(list(self.escalations().filter(closed_at__isnull=True)))
         )
         services.escalation_resolve(
-            escalation=escalation, manager=self.manager, outcome="worker_safe", now=self.now
+            escalation=escalation,
+            manager=self.manager,
+            outcome="worker_safe",
+            safe_confirmed_how="spoke",
+            now=self.now,
         )
 
     @invariant()

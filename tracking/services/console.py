@@ -18,6 +18,7 @@ from ..models import (
     Escalation,
     ManagerAction,
     Outcome,
+    SafeConfirmedHow,
     Step,
 )
 from .ladder import escalation_close, escalation_jump_to_manager
@@ -101,12 +102,21 @@ def escalation_resolve(
     manager,
     outcome: str,
     now: datetime,
+    safe_confirmed_how: str = "",
     note: str = "",
     police_reference: str = "",
 ) -> Escalation:
+    """A manager closes the ladder with an outcome. "Worker safe" needs how they know."""
     _require_manager(manager, escalation)
     if outcome not in Outcome.values:
         raise ValidationError({"outcome": "Choose worker safe, worker found or police involved."})
+    if outcome == Outcome.WORKER_SAFE and safe_confirmed_how not in SafeConfirmedHow.values:
+        raise ValidationError(
+            {
+                "safe_confirmed_how": "Say how you know the worker is safe: you spoke to them, "
+                "saw them, or they phoned in."
+            }
+        )
     if outcome == Outcome.POLICE_INVOLVED and not police_reference.strip():
         raise ValidationError({"police_reference": "Record the police reference number."})
     closed = escalation_close(
@@ -114,6 +124,7 @@ def escalation_resolve(
         now,
         ClosedBy.MANAGER,
         outcome=outcome,
+        safe_confirmed_how=safe_confirmed_how if outcome == Outcome.WORKER_SAFE else "",
         police_reference=police_reference.strip()[:40],
         resolution_note=note[:500],
     )

@@ -91,7 +91,7 @@ def _resolve(request, escalation, now):
     escalation = services.escalation_resolve(
         escalation=escalation, manager=request.user, now=now, **form.cleaned_data
     )
-    return f"Escalation closed: {escalation.get_outcome_display()}. Everyone alerted is stood down."
+    return f"Escalation closed: {escalation.outcome_text}. Everyone alerted is stood down."
 
 
 ESCALATION_ACTIONS = {
