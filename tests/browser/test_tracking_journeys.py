@@ -162,7 +162,9 @@ def test_manager_resolves_the_escalation_from_the_console(open_page, drill_team)
     ).to_be_visible()
     assert serious_accessibility_violations(page) == []
     escalation.refresh_from_db()
+    visit.refresh_from_db()
     assert not escalation.is_open and escalation.closed_by == "manager"
+    assert visit.is_over  # the worker is accounted for: nothing left to chase
 
 
 def test_the_workers_now_page_has_no_serious_accessibility_problems(open_page, drill_team):

@@ -282,8 +282,53 @@ def test_the_confirmation_and_the_timeline_name_the_outcome_and_how_it_was_confi
     page = resolve(
         client, escalation, outcome="worker_safe", safe_confirmed_how="phoned_in"
     ).content.decode()
-    assert "Escalation closed: Worker safe (they phoned in)." in page
+    assert "Escalation closed: Worker safe (they phoned in). The visit is closed." in page
     escalation.refresh_from_db()
     assert escalation.safe_confirmed_how == "phoned_in"
     console = client.get(reverse("escalation-detail", args=[escalation.pk])).content.decode()
     assert "Closed: Resolved by a manager: Worker safe (they phoned in)" in console
+
+
+@pytest.mark.parametrize(
+    ("outcome", "details", "summary"),
+    [
+        ("worker_safe", {"safe_confirmed_how": "saw"}, "Worker safe (saw them)"),
+        ("worker_found", {}, "Worker found"),
+        (
+            "police_involved",
+            {"police_reference": "CAD 77"},
+            "Police involved (police reference CAD 77)",
+        ),
+    ],
+)
+def test_resolving_ends_the_visit_with_the_outcome_in_its_history(
+    escalation, staff, now, outcome, details, summary
+):
+    services.escalation_resolve(
+        escalation=escalation, manager=staff["manager"], outcome=outcome, now=now, **details
+    )
+    visit = escalation.visit
+    visit.refresh_from_db()
+    assert visit.left_at == now and visit.is_over
+    change = visit.changes.last()
+    assert change.actor == staff["manager"]
+    assert change.summary == f"Closed by the manager's resolution of the escalation: {summary}"
+
+
+def test_resolving_ends_a_visit_whose_worker_was_to_return_to_the_office(book, staff, now):
+    visit = book(
+        now - timedelta(minutes=30),
+        after_plan="return_to_office",
+        return_by=now - timedelta(minutes=1),
+    )
+    services.sweep(now=now)
+    services.escalation_resolve(
+        escalation=Escalation.objects.get(visit=visit),
+        manager=staff["manager"],
+        outcome=Outcome.WORKER_SAFE,
+        safe_confirmed_how="spoke",
+        now=now,
+    )
+    visit.refresh_from_db()
+    assert visit.left_at == now
+    assert not services.sweep(now=now + timedelta(hours=2)).found_work

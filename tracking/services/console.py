@@ -8,6 +8,7 @@ from django.db import transaction
 from homevisits.models import AuditAction
 from homevisits.selectors import has_capability
 from homevisits.services import audit_record
+from visits import services as visit_services
 
 from .. import selectors
 from ..models import (
@@ -106,7 +107,8 @@ def escalation_resolve(
     note: str = "",
     police_reference: str = "",
 ) -> Escalation:
-    """A manager closes the ladder with an outcome. "Worker safe" needs how they know."""
+    """A manager closes the ladder with an outcome, and with it the visit. "Worker safe"
+    needs how they know."""
     _require_manager(manager, escalation)
     if outcome not in Outcome.values:
         raise ValidationError({"outcome": "Choose worker safe, worker found or police involved."})
@@ -119,19 +121,37 @@ def escalation_resolve(
         )
     if outcome == Outcome.POLICE_INVOLVED and not police_reference.strip():
         raise ValidationError({"police_reference": "Record the police reference number."})
-    closed = escalation_close(
-        escalation,
-        now,
-        ClosedBy.MANAGER,
-        outcome=outcome,
-        safe_confirmed_how=safe_confirmed_how if outcome == Outcome.WORKER_SAFE else "",
-        police_reference=police_reference.strip()[:40],
-        resolution_note=note[:500],
-    )
-    if not closed:
-        raise ValidationError("This escalation was already closed.")
-    escalation.refresh_from_db()
+    with transaction.atomic():
+        closed = escalation_close(
+            escalation,
+            now,
+            ClosedBy.MANAGER,
+            outcome=outcome,
+            safe_confirmed_how=safe_confirmed_how if outcome == Outcome.WORKER_SAFE else "",
+            police_reference=police_reference.strip()[:40],
+            resolution_note=note[:500],
+        )
+        if not closed:
+            raise ValidationError("This escalation was already closed.")
+        escalation.refresh_from_db()
+        _end_the_visit(escalation, manager, now)
     return escalation
+
+
+def _end_the_visit(escalation: Escalation, manager, now: datetime) -> None:
+    """The manager's outcome accounts for the worker, so their visit is over too: the board
+    shows it closed, the worker's Now page drops its buttons, and nobody waits for it out of
+    hours. (A missed phone-in has no visit: its closing already restarts the interval clock.)"""
+    visit = escalation.visit
+    if visit is None or not visit.is_open:
+        return
+    visit_services.visit_leave(
+        visit=visit,
+        actor=manager,
+        now=now,
+        summary=f"Closed by the manager's resolution of the escalation: {escalation.outcome_text}",
+        back_at_office=True,  # accounted for wherever they are: nothing is left to track
+    )
 
 
 def escalation_viewed(*, escalation: Escalation, viewer, now: datetime) -> None:

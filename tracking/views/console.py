@@ -91,7 +91,11 @@ def _resolve(request, escalation, now):
     escalation = services.escalation_resolve(
         escalation=escalation, manager=request.user, now=now, **form.cleaned_data
     )
-    return f"Escalation closed: {escalation.outcome_text}. Everyone alerted is stood down."
+    visit_closed = " The visit is closed." if escalation.visit_id else ""
+    return (
+        f"Escalation closed: {escalation.outcome_text}.{visit_closed} "
+        "Everyone alerted is stood down."
+    )
 
 
 ESCALATION_ACTIONS = {
