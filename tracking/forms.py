@@ -6,7 +6,7 @@ from django.utils import timezone
 from homevisits.dates import london_datetime
 from homevisits.people import person_name
 
-from .models import ActionKind, CheckInKind, Outcome
+from .models import ActionKind, CheckInKind, Outcome, SafeConfirmedHow
 from .selectors import RotaDay
 
 EXTENSIONS = {"15": 15, "30": 30}
@@ -69,7 +69,18 @@ class ManagerActionForm(forms.Form):
 
 
 class ResolveForm(forms.Form):
-    outcome = forms.ChoiceField(choices=Outcome.choices)
+    """Parses the manager's choice; nothing is chosen for them (the service says what is
+    missing), so pressing Resolve by mistake closes nothing."""
+
+    outcome = forms.ChoiceField(
+        choices=[("", "Choose the outcome")] + Outcome.choices, required=False
+    )
+    safe_confirmed_how = forms.ChoiceField(
+        choices=[("", "Choose how you know")] + SafeConfirmedHow.choices,
+        required=False,
+        label="How you know they are safe",
+        help_text="Needed for “worker safe”.",
+    )
     police_reference = forms.CharField(max_length=40, required=False)
     note = forms.CharField(max_length=500, required=False)
 

@@ -118,6 +118,14 @@ class Outcome(models.TextChoices):
     POLICE_INVOLVED = "police_involved", "Police involved"
 
 
+class SafeConfirmedHow(models.TextChoices):
+    """How a manager knows the worker is safe before closing the ladder as "worker safe"."""
+
+    SPOKE_TO_THEM = "spoke", "Spoke to them"
+    SAW_THEM = "saw", "Saw them"
+    THEY_PHONED_IN = "phoned_in", "They phoned in"
+
+
 class ClosedBy(models.TextChoices):
     CHECK_IN = "check_in", "Worker checked in"
     PHONE_IN = "phone_in", "Phone-in recorded"
@@ -158,6 +166,12 @@ class Escalation(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_by = models.CharField(max_length=12, choices=ClosedBy.choices, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    safe_confirmed_how = models.CharField(
+        "how the worker was confirmed safe",
+        max_length=10,
+        choices=SafeConfirmedHow.choices,
+        blank=True,
+    )
     police_reference = models.CharField(max_length=40, blank=True)
     resolution_note = models.CharField(max_length=500, blank=True)
 
@@ -203,6 +217,16 @@ class Escalation(models.Model):
     @property
     def is_open(self) -> bool:
         return self.closed_at is None
+
+    @property
+    def outcome_text(self) -> str:
+        """The manager's outcome as people read it: "Worker safe (spoke to them)"."""
+        if not self.outcome:
+            return ""
+        detail = self.get_safe_confirmed_how_display().lower() if self.safe_confirmed_how else ""
+        if self.police_reference:
+            detail = f"police reference {self.police_reference}"
+        return f"{self.get_outcome_display()} ({detail})" if detail else self.get_outcome_display()
 
 
 class EscalationStep(models.Model):

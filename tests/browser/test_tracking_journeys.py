@@ -144,19 +144,71 @@ def test_manager_resolves_the_escalation_from_the_console(open_page, drill_team)
     page.get_by_role("button", name="Record what you did").click()
     expect(page.get_by_text("Recorded: Called the worker.")).to_be_visible()
 
+    resolve = page.get_by_role("button", name="Resolve and stand everyone down")
+    page.on("dialog", lambda dialog: dialog.accept())
+    resolve.click()  # nothing chosen: refused, and the ladder stays open
+    expect(page.get_by_text("Choose worker safe, worker found or police involved.")).to_be_visible()
     page.get_by_label("Outcome").select_option(label="Worker safe")
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Resolve and stand everyone down").click()
-    expect(page.get_by_text("Escalation closed: Worker safe.")).to_be_visible()
-    expect(page.get_by_text("Closed: Resolved by a manager (Worker safe)").first).to_be_visible()
+    resolve.click()
+    expect(page.get_by_text("Say how you know the worker is safe")).to_be_visible()
+    assert Escalation.objects.get(pk=escalation.pk).is_open
+
+    page.get_by_label("Outcome").select_option(label="Worker safe")
+    page.get_by_label("How you know they are safe").select_option(label="Spoke to them")
+    resolve.click()
+    expect(page.get_by_text("Escalation closed: Worker safe (spoke to them).")).to_be_visible()
+    expect(
+        page.get_by_text("Closed: Resolved by a manager: Worker safe (spoke to them)").first
+    ).to_be_visible()
+    assert serious_accessibility_violations(page) == []
     escalation.refresh_from_db()
+    visit.refresh_from_db()
     assert not escalation.is_open and escalation.closed_by == "manager"
+    assert visit.is_over  # the worker is accounted for: nothing left to chase
 
 
-def test_the_workers_now_page_has_no_serious_accessibility_problems(open_page, drill_team):
+def test_the_worker_closes_one_of_two_overlapping_visits_from_the_now_page(open_page, drill_team):
+    """Both visits have their own card and buttons; the one the office chases comes first, and
+    "Left safely" on it closes its ladder only."""
     team, people, visit = drill_team
+    now = timezone.now()
+    second_household = assessed_household(
+        team,
+        author=people[Role.WORKER],
+        manager=people[Role.MANAGER],
+        significant_risk=True,
+        now=now - timedelta(days=1),
+        display_name="Second household",
+    )
+    overlapping = visit_services.visit_book(
+        details=visit_services.VisitDetails(
+            household=second_household,
+            lead_worker=people[Role.WORKER],
+            purpose="Overlapping visit",
+            starts_at=now - timedelta(minutes=5),
+            ends_at=now + timedelta(hours=1),
+            after_plan="going_home",
+            contact_number="07123 456780",
+            hazards_acknowledged=True,
+        ),
+        booked_by=people[Role.WORKER],
+        now=now - timedelta(minutes=30),
+    ).visit
     page = open_page(people[Role.WORKER].username, TEST_PASSWORD, viewport=PHONE)
     sweep_until_the_ladder_opens(visit, page)
     page.goto(page.url + "tracking/now/")
-    expect(page.get_by_text("The office is trying to reach you.")).to_be_visible()
+    chased = page.locator(f'[data-visit="{visit.pk}"]')
+    other = page.locator(f'[data-visit="{overlapping.pk}"]')
+    expect(page.locator("[data-visit]").first).to_have_attribute("data-visit", str(visit.pk))
+    expect(chased.get_by_text("The office is trying to reach you.")).to_be_visible()
+    expect(other.get_by_role("heading", name="Second household")).to_be_visible()
+    expect(other.get_by_text("The office is trying to reach you.")).to_have_count(0)
+    assert serious_accessibility_violations(page) == []
+
+    chased.get_by_role("button", name="Left safely").click()
+    expect(page.get_by_text("You are checked out safely.")).to_be_visible()
+    expect(chased).to_have_count(0)
+    expect(other.get_by_role("button", name="Left safely")).to_be_visible()
+    assert not Escalation.objects.get(visit=visit).is_open
+    assert not Escalation.objects.filter(visit=overlapping).exists()
     assert serious_accessibility_violations(page) == []

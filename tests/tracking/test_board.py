@@ -160,3 +160,18 @@ def test_staff_without_a_recorded_name_are_named_by_login_not_as_nobody(client, 
         client.force_login(staff["duty"])
         page = client.get(reverse("tracking-board")).content.decode()
     assert f"Manager: {manager.username}" in page
+
+
+def test_a_resolved_escalations_visit_moves_to_the_closed_group(team, book, staff, now):
+    visit = book(now - 10 * MINUTE, booked_at=now - timedelta(hours=2))
+    services.sweep(now=now)
+    services.escalation_resolve(
+        escalation=Escalation.objects.get(visit=visit),
+        manager=staff["manager"],
+        outcome="worker_safe",
+        safe_confirmed_how="spoke",
+        now=now,
+    )
+    rows = selectors.board_rows(teams=[team], day=now.date(), now=now + MINUTE)
+    assert [(row.visit.pk, row.group_label) for row in rows] == [(visit.pk, "Closed")]
+    assert not rows[0].takes_phone_in

@@ -1,10 +1,12 @@
 """The manager's escalation console: everything in one place, and every look at a worker's
 emergency details written to the append-only audit log."""
 
+import re
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from django.urls import reverse
@@ -13,7 +15,7 @@ from homevisits.models import AuditAction, AuditEvent, AuditLogIsAppendOnly, Sta
 from riskassess.models import Hazard, HazardCategory
 from tests.factories import TeamFactory, member
 from tracking import services
-from tracking.models import ActionKind, Escalation, ManagerAction, Notification
+from tracking.models import ActionKind, Escalation, ManagerAction, Notification, Outcome
 
 on_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the database trigger exists on PostgreSQL only"
@@ -175,10 +177,15 @@ def test_manager_resolves_from_the_console_and_everyone_alerted_is_stood_down(
     client.force_login(staff["manager"])
     response = client.post(
         reverse("escalation-act", args=[escalation.pk]),
-        {"action": "resolve", "outcome": "worker_safe", "note": "Phone battery died"},
+        {
+            "action": "resolve",
+            "outcome": "worker_safe",
+            "safe_confirmed_how": "spoke",
+            "note": "Phone battery died",
+        },
         follow=True,
     )
-    assert "Escalation closed: Worker safe." in response.content.decode()
+    assert "Escalation closed: Worker safe (spoke to them)." in response.content.decode()
     escalation.refresh_from_db()
     assert not escalation.is_open and escalation.resolution_note == "Phone battery died"
     stood_down = set(
@@ -223,3 +230,105 @@ def test_a_manager_records_a_call_attempt_from_the_console(client, escalation, s
         {"action": "attempt", "result": "no_answer"},
     )
     assert escalation.attempts.get().recorded_by == staff["manager"]
+
+
+# Resolving: nothing chosen for the manager, and the visit ends with the ladder
+
+
+def resolve(client, escalation, **fields):
+    return client.post(
+        reverse("escalation-act", args=[escalation.pk]),
+        {"action": "resolve", **fields},
+        follow=True,
+    )
+
+
+def test_the_console_chooses_no_outcome_for_the_manager(client, escalation, staff):
+    client.force_login(staff["manager"])
+    page = client.get(reverse("escalation-detail", args=[escalation.pk])).content.decode()
+    outcome = re.search(r'<select name="outcome".*?</select>', page, re.S).group()
+    assert re.findall(r'<option value="([^"]*)" selected>', outcome) == [""]
+
+
+def test_resolving_without_choosing_an_outcome_is_refused_and_nothing_closes(
+    client, escalation, staff
+):
+    client.force_login(staff["manager"])
+    page = resolve(client, escalation, note="").content.decode()
+    assert "Choose worker safe, worker found or police involved." in page
+    escalation.refresh_from_db()
+    escalation.visit.refresh_from_db()
+    assert escalation.is_open and escalation.visit.left_at is None
+    assert not Notification.objects.filter(kind="stand_down").exists()
+
+
+def test_worker_safe_is_refused_without_how_it_was_confirmed(client, escalation, staff, now):
+    with pytest.raises(ValidationError) as refused:
+        services.escalation_resolve(
+            escalation=escalation, manager=staff["manager"], outcome=Outcome.WORKER_SAFE, now=now
+        )
+    assert "safe_confirmed_how" in refused.value.message_dict
+    client.force_login(staff["manager"])
+    page = resolve(client, escalation, outcome="worker_safe").content.decode()
+    assert "Say how you know the worker is safe" in page
+    escalation.refresh_from_db()
+    assert escalation.is_open
+
+
+def test_the_confirmation_and_the_timeline_name_the_outcome_and_how_it_was_confirmed(
+    client, escalation, staff
+):
+    client.force_login(staff["manager"])
+    page = resolve(
+        client, escalation, outcome="worker_safe", safe_confirmed_how="phoned_in"
+    ).content.decode()
+    assert "Escalation closed: Worker safe (they phoned in). The visit is closed." in page
+    escalation.refresh_from_db()
+    assert escalation.safe_confirmed_how == "phoned_in"
+    console = client.get(reverse("escalation-detail", args=[escalation.pk])).content.decode()
+    assert "Closed: Resolved by a manager: Worker safe (they phoned in)" in console
+
+
+@pytest.mark.parametrize(
+    ("outcome", "details", "summary"),
+    [
+        ("worker_safe", {"safe_confirmed_how": "saw"}, "Worker safe (saw them)"),
+        ("worker_found", {}, "Worker found"),
+        (
+            "police_involved",
+            {"police_reference": "CAD 77"},
+            "Police involved (police reference CAD 77)",
+        ),
+    ],
+)
+def test_resolving_ends_the_visit_with_the_outcome_in_its_history(
+    escalation, staff, now, outcome, details, summary
+):
+    services.escalation_resolve(
+        escalation=escalation, manager=staff["manager"], outcome=outcome, now=now, **details
+    )
+    visit = escalation.visit
+    visit.refresh_from_db()
+    assert visit.left_at == now and visit.is_over
+    change = visit.changes.last()
+    assert change.actor == staff["manager"]
+    assert change.summary == f"Closed by the manager's resolution of the escalation: {summary}"
+
+
+def test_resolving_ends_a_visit_whose_worker_was_to_return_to_the_office(book, staff, now):
+    visit = book(
+        now - timedelta(minutes=30),
+        after_plan="return_to_office",
+        return_by=now - timedelta(minutes=1),
+    )
+    services.sweep(now=now)
+    services.escalation_resolve(
+        escalation=Escalation.objects.get(visit=visit),
+        manager=staff["manager"],
+        outcome=Outcome.WORKER_SAFE,
+        safe_confirmed_how="spoke",
+        now=now,
+    )
+    visit.refresh_from_db()
+    assert visit.left_at == now
+    assert not services.sweep(now=now + timedelta(hours=2)).found_work

@@ -336,3 +336,27 @@ def test_a_workers_new_missed_interval_is_not_hidden_by_a_colleagues_older_one(
     services.sweep(now=at(14, 5))
     sams = interval_ladders().filter(worker=staff["worker"]).order_by("due_at")
     assert [ladder.due_at for ladder in sams] == [at(12), at(14, 5)]
+
+
+def test_a_managers_resolution_of_a_missed_phone_in_restarts_the_interval_clock(
+    day_of_two_visits, staff
+):
+    """The manager has accounted for the worker: that is word from them, so the clock starts
+    again from the resolution, rather than a new ladder opening on the next sweep."""
+    services.day_out_interval_choose(
+        worker=staff["worker"], interval=timedelta(hours=1), now=at(10, 5)
+    )
+    services.sweep(now=at(11))
+    services.escalation_resolve(
+        escalation=interval_ladders().get(),
+        manager=staff["manager"],
+        outcome="worker_safe",
+        safe_confirmed_how="spoke",
+        now=at(11, 10),
+    )
+    for moment in [at(11, 10), at(11, 11), at(12, 9)]:
+        services.sweep(now=moment)
+        assert interval_ladders().count() == 1
+    assert selectors.my_day_out(worker=staff["worker"], now=at(12)).last_heard_at == at(11, 10)
+    services.sweep(now=at(12, 10))
+    assert interval_ladders().filter(closed_at__isnull=True).get().due_at == at(12, 10)

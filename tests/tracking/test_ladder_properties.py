@@ -266,6 +266,7 @@ class Ladder(RuleBasedStateMachine):
             manager=self.world.managers[1],
             outcome=outcome,
             police_reference="CAD 123" if outcome == Outcome.POLICE_INVOLVED else "",
+            safe_confirmed_how="spoke" if outcome == Outcome.WORKER_SAFE else "",
             now=self.now,
         )
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from homevisits.dates import LONDON
 from tracking import selectors, services
-from tracking.models import Channel, CheckInKind, DutyEnd
+from tracking.models import Channel, CheckInKind, DutyEnd, Escalation
 
 EVENING = datetime(2026, 11, 25, 19, 0, tzinfo=LONDON)  # the office closed at 17:00
 
@@ -117,3 +117,20 @@ def test_only_managers_are_offered_to_end_out_of_hours_duty(client, team, staff)
     assert end_duty in client.get(reverse("tracking-board")).content.decode()
     client.force_login(staff["duty"])
     assert end_duty not in client.get(reverse("tracking-board")).content.decode()
+
+
+def test_a_resolved_escalation_is_no_longer_waited_for(client, team, staff, evening_visits):
+    late, tonight, _ = evening_visits
+    services.sweep(now=EVENING)
+    services.escalation_resolve(
+        escalation=Escalation.objects.get(visit=late),
+        manager=staff["night"],
+        outcome="worker_safe",
+        safe_confirmed_how="phoned_in",
+        now=EVENING,
+    )
+    assert selectors.still_waiting_for(team=team, now=EVENING) == [tonight]
+    client.force_login(staff["night"])
+    page = client.get(reverse("tracking-board-rows")).content.decode()
+    assert "Out of hours: still waiting for (1)" in page
+    assert "(overdue)" not in page

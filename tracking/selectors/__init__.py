@@ -59,7 +59,7 @@ from .rota import (  # noqa: F401
 )
 from .worker import (  # noqa: F401
     REFUSAL_SHOWN_FOR,
-    current_or_next_visit,
-    latest_check_in,
+    OpenVisit,
+    open_visits_now,
     recent_go_ahead_refusal,
 )

@@ -62,7 +62,11 @@ def escalation_timeline(*, escalation: Escalation) -> list[TimelineEntry]:
             )
         )
     if escalation.closed_at:
-        entries.append(TimelineEntry(escalation.closed_at, _closing_text(escalation)))
+        entries.append(
+            TimelineEntry(
+                escalation.closed_at, _closing_text(escalation), escalation.resolution_note
+            )
+        )
     return sorted(entries, key=lambda entry: entry.at)
 
 
@@ -117,11 +121,7 @@ def _notification_entry(notification) -> TimelineEntry:
 
 def _closing_text(escalation: Escalation) -> str:
     text = f"Closed: {escalation.get_closed_by_display()}"
-    if escalation.outcome:
-        text += f" ({escalation.get_outcome_display()})"
-    if escalation.police_reference:
-        text += f", police reference {escalation.police_reference}"
-    return text
+    return f"{text}: {escalation.outcome_text}" if escalation.outcome else text
 
 
 def escalation_staff(*, escalation: Escalation) -> list:

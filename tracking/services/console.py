@@ -5,9 +5,10 @@ from datetime import datetime
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from homevisits.models import AuditAction, Role
-from homevisits.selectors import has_capability, role_in
+from homevisits.models import AuditAction
+from homevisits.selectors import has_capability
 from homevisits.services import audit_record
+from visits import services as visit_services
 
 from .. import selectors
 from ..models import (
@@ -18,6 +19,7 @@ from ..models import (
     Escalation,
     ManagerAction,
     Outcome,
+    SafeConfirmedHow,
     Step,
 )
 from .ladder import escalation_close, escalation_jump_to_manager
@@ -51,7 +53,7 @@ def attempt_record(
 
 
 def _require_manager(user, escalation: Escalation) -> None:
-    if role_in(user=user, team=escalation.team) != Role.MANAGER:
+    if not has_capability(user=user, team=escalation.team, capability="handle_escalations"):
         raise PermissionDenied("Only a manager of the team handles escalations.")
 
 
@@ -101,26 +103,55 @@ def escalation_resolve(
     manager,
     outcome: str,
     now: datetime,
+    safe_confirmed_how: str = "",
     note: str = "",
     police_reference: str = "",
 ) -> Escalation:
+    """A manager closes the ladder with an outcome, and with it the visit. "Worker safe"
+    needs how they know."""
     _require_manager(manager, escalation)
     if outcome not in Outcome.values:
         raise ValidationError({"outcome": "Choose worker safe, worker found or police involved."})
+    if outcome == Outcome.WORKER_SAFE and safe_confirmed_how not in SafeConfirmedHow.values:
+        raise ValidationError(
+            {
+                "safe_confirmed_how": "Say how you know the worker is safe: you spoke to them, "
+                "saw them, or they phoned in."
+            }
+        )
     if outcome == Outcome.POLICE_INVOLVED and not police_reference.strip():
         raise ValidationError({"police_reference": "Record the police reference number."})
-    closed = escalation_close(
-        escalation,
-        now,
-        ClosedBy.MANAGER,
-        outcome=outcome,
-        police_reference=police_reference.strip()[:40],
-        resolution_note=note[:500],
-    )
-    if not closed:
-        raise ValidationError("This escalation was already closed.")
-    escalation.refresh_from_db()
+    with transaction.atomic():
+        closed = escalation_close(
+            escalation,
+            now,
+            ClosedBy.MANAGER,
+            outcome=outcome,
+            safe_confirmed_how=safe_confirmed_how if outcome == Outcome.WORKER_SAFE else "",
+            police_reference=police_reference.strip()[:40],
+            resolution_note=note[:500],
+        )
+        if not closed:
+            raise ValidationError("This escalation was already closed.")
+        escalation.refresh_from_db()
+        _end_the_visit(escalation, manager, now)
     return escalation
+
+
+def _end_the_visit(escalation: Escalation, manager, now: datetime) -> None:
+    """The manager's outcome accounts for the worker, so their visit is over too: the board
+    shows it closed, the worker's Now page drops its buttons, and nobody waits for it out of
+    hours. (A missed phone-in has no visit: its closing already restarts the interval clock.)"""
+    visit = escalation.visit
+    if visit is None or not visit.is_open:
+        return
+    visit_services.visit_leave(
+        visit=visit,
+        actor=manager,
+        now=now,
+        summary=f"Closed by the manager's resolution of the escalation: {escalation.outcome_text}",
+        back_at_office=True,  # accounted for wherever they are: nothing is left to track
+    )
 
 
 def escalation_viewed(*, escalation: Escalation, viewer, now: datetime) -> None:

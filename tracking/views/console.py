@@ -8,8 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from homevisits.forms import error_text
-from homevisits.models import Role
-from homevisits.selectors import role_in
+from homevisits.selectors import has_capability
 from riskassess.selectors import current_assessment
 
 from .. import selectors, services
@@ -40,7 +39,9 @@ def escalation_detail(request, pk):
             "timeline": selectors.escalation_timeline(escalation=escalation),
             "assessment": current_assessment(household=visit.household) if visit else None,
             "worker_visits": selectors.worker_visits_that_day(escalation=escalation),
-            "is_manager": role_in(user=request.user, team=escalation.team) == Role.MANAGER,
+            "handles_escalations": has_capability(
+                user=request.user, team=escalation.team, capability="handle_escalations"
+            ),
             "action_form": ManagerActionForm(),
             "resolve_form": ResolveForm(),
             "attempt_results": AttemptResult.choices,
@@ -90,7 +91,11 @@ def _resolve(request, escalation, now):
     escalation = services.escalation_resolve(
         escalation=escalation, manager=request.user, now=now, **form.cleaned_data
     )
-    return f"Escalation closed: {escalation.get_outcome_display()}. Everyone alerted is stood down."
+    visit_closed = " The visit is closed." if escalation.visit_id else ""
+    return (
+        f"Escalation closed: {escalation.outcome_text}.{visit_closed} "
+        "Everyone alerted is stood down."
+    )
 
 
 ESCALATION_ACTIONS = {

@@ -25,18 +25,16 @@ CONFIRMATIONS = {
 
 
 def now_page(request):
-    """The worker's phone page: the current or next visit, and the check-in buttons."""
+    """The worker's phone page: each open visit (overlapping ones too) with its own check-in
+    buttons, most urgent first, and the next visit."""
     now = timezone.now()
-    visit = selectors.current_or_next_visit(user=request.user, now=now)
     day_out = selectors.my_day_out(worker=request.user, now=now)
     return render(
         request,
         "tracking/now.html",
         {
-            "visit": visit,
+            "open_visits": selectors.open_visits_now(user=request.user, now=now),
             "refusal": selectors.recent_go_ahead_refusal(user=request.user, now=now),
-            "latest": selectors.latest_check_in(visit=visit) if visit else None,
-            "escalation": selectors.open_escalation(visit=visit) if visit else None,
             "day_out": day_out,
             "interval_form": DayOutIntervalForm(day=day_out) if day_out else None,
         },
