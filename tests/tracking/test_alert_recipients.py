@@ -2,7 +2,11 @@
 
 from datetime import timedelta
 
+import time_machine
+from django.urls import reverse
+
 from homevisits.models import Membership, TeamPolicy
+from tests.homevisits.test_team_pages import policy_post
 from tracking import selectors, services
 from tracking.models import (
     Channel,
@@ -187,6 +191,55 @@ def test_without_a_check_in_the_manager_alert_says_none_since_the_visit_started(
     run_ladder(now)
     body = Notification.objects.filter(kind=NotificationKind.MANAGER_ALERT)[0].body
     assert "no check-in since the visit started at 11:00" in body
+
+
+def test_settings_that_leave_monitored_visits_with_nobody_to_alert_are_refused(
+    client, team, team_admin, book, staff, now
+):
+    book(now + timedelta(hours=2))
+    without_managers(staff, team)
+    client.force_login(team_admin)
+    with time_machine.travel(now, tick=False):
+        response = client.post(
+            reverse("team-settings-edit", args=[team.slug]), policy_post(team, pairs_only="on")
+        )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Nothing was saved" in page
+    assert "Give a head of service" in page
+    assert TeamPolicy.objects.get(team=team).pairs_only is False
+
+
+def test_a_head_of_service_contact_lets_a_team_without_managers_save_its_settings(
+    client, team, team_admin, book, staff, now
+):
+    book(now + timedelta(hours=2))
+    without_managers(staff, team)
+    client.force_login(team_admin)
+    with time_machine.travel(now, tick=False):
+        response = client.post(
+            reverse("team-settings-edit", args=[team.slug]),
+            policy_post(
+                team,
+                pairs_only="on",
+                head_of_service_name="Hana Head",
+                head_of_service_mobile="07123 456999",
+            ),
+        )
+    assert response.status_code == 302
+    policy = TeamPolicy.objects.get(team=team)
+    assert policy.pairs_only is True
+    assert policy.head_of_service.mobile == "+447123456999"
+
+
+def test_a_head_of_service_needs_a_name_and_a_way_to_reach_them(client, team, manager):
+    client.force_login(manager)
+    response = client.post(
+        reverse("team-settings-edit", args=[team.slug]),
+        policy_post(team, head_of_service_name="Hana Head"),
+    )
+    assert response.status_code == 200
+    assert "mobile or email" in response.content.decode()
 
 
 def test_the_head_of_service_is_in_the_timeline_and_stood_down_by_sms_and_email(

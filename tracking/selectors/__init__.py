@@ -46,6 +46,7 @@ from .ladder import (  # noqa: F401
     due_escalation_ids,
     escalation_for,
     failed_notifications,
+    has_monitored_visits,
     missed_deadlines,
     monitored,
     monitored_flag,
