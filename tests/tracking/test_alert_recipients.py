@@ -2,10 +2,12 @@
 
 from datetime import timedelta
 
+import pytest
 import time_machine
 from django.urls import reverse
 
-from homevisits.models import Membership, TeamPolicy
+from homevisits.models import Membership, Role, TeamPolicy
+from tests.factories import member
 from tests.homevisits.test_team_pages import policy_post
 from tracking import selectors, services
 from tracking.models import (
@@ -257,3 +259,51 @@ def test_the_head_of_service_is_in_the_timeline_and_stood_down_by_sms_and_email(
     escalation = selectors.escalation_for(user=staff["duty"], pk=Escalation.objects.get().pk)
     timeline = [entry.what for entry in selectors.escalation_timeline(escalation=escalation)]
     assert "Manager alert to Hana Head by SMS" in timeline
+
+
+def test_the_board_shows_who_alerts_reach_today_and_that_the_backup_is_someone_else(
+    client, team, staff, now
+):
+    DutyRota.objects.filter(team=team).update(backup_manager=staff["night"])
+    client.force_login(staff["duty"])
+    with time_machine.travel(now, tick=False):
+        page = client.get(reverse("tracking-board")).content.decode()
+    reach = " ".join(page.split("Alerts today reach:")[1].split()[:40])
+    assert "designated Duty Tester; manager Manager Tester; backup Night Tester." in reach
+    assert "Out of hours, Night Tester; backup Manager Tester." in reach
+    assert "also the out-of-hours manager: their backup alert goes to Manager Tester" in page
+
+
+def test_the_rota_page_shows_the_head_of_service_standing_in_and_warns_of_the_fallback(
+    client, team, staff, now, designated_person
+):
+    set_head_of_service(team)
+    without_managers(staff, team)
+    client.force_login(designated_person)
+    with time_machine.travel(now, tick=False):
+        page = client.get(reverse("tracking-rota", args=[team.slug])).content.decode()
+    assert "manager Hana Head (head of service, by SMS and email)" in " ".join(page.split())
+    assert "no active manager: manager alerts go to the head of service, Hana Head" in page
+
+
+def test_the_rota_page_warns_of_a_day_whose_backup_is_the_out_of_hours_manager(
+    client, team, staff, now
+):
+    DutyRota.objects.filter(team=team, day=now.date()).update(backup_manager=staff["night"])
+    client.force_login(staff["manager"])
+    with time_machine.travel(now, tick=False):
+        page = client.get(reverse("tracking-rota", args=[team.slug])).content.decode()
+    assert page.count("the backup manager is also the out-of-hours manager") == 1
+
+
+@pytest.mark.parametrize("extra_managers", [0, 10])
+def test_the_full_board_page_with_who_alerts_reach_runs_a_bounded_number_of_queries(
+    client, team, book, staff, now, extra_managers, django_assert_max_num_queries
+):
+    for _ in range(extra_managers):
+        member(team, Role.MANAGER)
+    book(now + timedelta(hours=1))
+    client.force_login(staff["manager"])
+    # Who alerts reach costs 3 (the rota, its designated persons, the active members).
+    with time_machine.travel(now, tick=False), django_assert_max_num_queries(16):
+        assert client.get(reverse("tracking-board")).status_code == 200

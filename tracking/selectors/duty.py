@@ -120,17 +120,43 @@ def on_duty(*, team: Team, at: datetime) -> Duty:
 
 
 def duty_for_day(*, team: Team, day: date, office: bool) -> Duty:
-    """Who the team's alerts reach on rota day `day`, in office hours or out of them.
+    """Who the team's alerts reach on rota day `day`, in office hours or out of them."""
+    return _duty(team, _rota(team, day), _active_watchers(team), office=office)
 
-    Fallbacks, so that no step ever reaches nobody: a rota slot that is empty, or holds
+
+@dataclass(frozen=True)
+class AlertReach:
+    """Who a day's alerts reach, in office hours and out of them: for the board and rota."""
+
+    office: Duty
+    out_of_hours: Duty
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(dict.fromkeys(self.office.warnings + self.out_of_hours.warnings))
+
+
+def alert_reach(*, team: Team, day: date) -> AlertReach:
+    """Who the team's alerts reach on `day`, after every fallback, in three queries."""
+    rota, watchers = _rota(team, day), _active_watchers(team)
+    return AlertReach(
+        office=_duty(team, rota, watchers, office=True),
+        out_of_hours=_duty(team, rota, watchers, office=False),
+    )
+
+
+def _rota(team: Team, day: date) -> DutyRota | None:
+    return (
+        DutyRota.objects.filter(team=team, day=day).prefetch_related("designated_persons").first()
+    )
+
+
+def _duty(team: Team, rota: DutyRota | None, watchers: dict, *, office: bool) -> Duty:
+    """Fallbacks, so that no step ever reaches nobody: a rota slot that is empty, or holds
     someone no longer an active member in that role, goes to the team's first manager, then
     to the head-of-service contact; with no designated person, the designated manager acts as
     one. The backup is the rota's, else the team's next manager, else the head of service,
     and never the manager already alerted."""
-    rota = (
-        DutyRota.objects.filter(team=team, day=day).prefetch_related("designated_persons").first()
-    )
-    watchers = _active_watchers(team)
     managers = watchers[Role.MANAGER]
     by_pk = {user.pk: user for users in watchers.values() for user in users}
     manager_pks = {user.pk for user in managers}
@@ -163,8 +189,8 @@ def duty_for_day(*, team: Team, day: date, office: bool) -> Duty:
     if len(designated) < len(rota_designated):
         warnings.append("A designated person on the rota is no longer active in the team.")
     designated = designated or watchers[Role.DESIGNATED_PERSON]
-    if not designated and office and manager is not None:
-        designated = [manager] if manager.pk is not None else []
+    if not designated and office and manager is not None and manager.pk is not None:
+        designated = [manager]
         warnings.append("No designated person: the designated manager is prompted to call.")
     duty = Duty(
         in_office_hours=office,
@@ -191,8 +217,9 @@ def _warn_about_backup(duty: Duty, *, rota_backup) -> None:
         )
     elif rota_backup is not None and recipient_key(rota_backup) == recipient_key(alerted):
         duty.warnings.append(
-            f"The backup manager on the rota, {person_name(rota_backup)}, is also the manager "
-            f"alerted first: the backup alert goes to {person_name(backup)} instead."
+            f"The backup manager on the rota, {person_name(rota_backup)}, is also the "
+            f"{'designated' if duty.in_office_hours else 'out-of-hours'} manager: their "
+            f"backup alert goes to {person_name(backup)} instead."
         )
 
 
