@@ -296,6 +296,27 @@ def test_the_rota_page_warns_of_a_day_whose_backup_is_the_out_of_hours_manager(
     assert page.count("the backup manager is also the out-of-hours manager") == 1
 
 
+def test_i_need_help_after_the_manager_was_alerted_raises_the_alarm_again_urgently(
+    book, staff, now
+):
+    visit = book(now)
+    run_ladder(now)  # the manager has had the ordinary alert
+    check_in(visit, staff["worker"], CheckInKind.NEED_HELP, now + 16 * MINUTE)
+    check_in(visit, staff["worker"], CheckInKind.NEED_HELP, now + 17 * MINUTE)  # a double tap
+    escalation = Escalation.objects.get()
+    assert escalation.urgent
+    urgent = Notification.objects.filter(escalation=escalation, created_at=now + 16 * MINUTE)
+    assert set(urgent.values_list("recipient__first_name", "channel")) == {
+        ("Duty", "in_app"),
+        ("Duty", "sms"),
+        ("Manager", "in_app"),
+        ("Manager", "sms"),
+        ("Manager", "email"),
+    }
+    assert all("I need help" in row.body for row in urgent)
+    assert not Notification.objects.filter(created_at=now + 17 * MINUTE).exists()
+
+
 @pytest.mark.parametrize("extra_managers", [0, 10])
 def test_the_full_board_page_with_who_alerts_reach_runs_a_bounded_number_of_queries(
     client, team, book, staff, now, extra_managers, django_assert_max_num_queries

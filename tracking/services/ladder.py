@@ -39,6 +39,8 @@ logger = logging.getLogger("homevisits.tracking")
 SWEEP_BATCH = 200
 
 STAND_DOWN_STEP = 0
+# Notifications of "I need help" pressed once the manager was already alerted.
+URGENT_STEP = 6
 
 
 @dataclass(frozen=True)
@@ -301,7 +303,7 @@ def _step_notifications(escalation, step, now, duty) -> list[Notification]:
             body = messages.call_prompt(escalation, step)
             rows += to(NotificationKind.CALL_PROMPT, person, body, sms=not duty.in_office_hours)
         return rows
-    if step == Step.MANAGER:
+    if step in (Step.MANAGER, URGENT_STEP):
         return _manager_step_notifications(escalation, duty, to)
     if step == Step.BACKUP:
         backup = duty.backup_for(already_alerted=_managers_alerted(escalation, duty))
@@ -311,6 +313,22 @@ def _step_notifications(escalation, step, now, duty) -> list[Notification]:
             )
             return to(NotificationKind.BACKUP_ALERT, backup, body, sms=True, email=True)
     return []
+
+
+def escalation_make_urgent(escalation: Escalation, now: datetime) -> bool:
+    """ "I need help" on a ladder already past its attempts: mark it urgent and alert the
+    manager and the designated person on duty again, urgently, once (compare-and-set)."""
+    with transaction.atomic():
+        claimed = Escalation.objects.filter(
+            pk=escalation.pk, closed_at__isnull=True, urgent=False, step__gte=Step.MANAGER
+        ).update(urgent=True)
+        if not claimed:
+            return False
+        escalation.refresh_from_db()
+        duty = _duty(escalation.team, now, None)
+        Notification.objects.bulk_create(_step_notifications(escalation, URGENT_STEP, now, duty))
+        deliver_after_commit()
+        return True
 
 
 def _manager_step_notifications(escalation, duty, to) -> list[Notification]:
