@@ -47,7 +47,7 @@ def _last_contact(escalation: Escalation, last_check_in: CheckIn | None) -> str:
         local = timezone.localtime(last_check_in.at)
         when = local.strftime("%H:%M")
         if local.date() != timezone.localtime(escalation.due_at).date():
-            when += local.strftime(" on %-d %b")
+            when += f" on {local.day} {local:%b}"
         return f"last check-in {when} ({last_check_in.get_kind_display().lower()})"
     if escalation.visit is not None:
         return f"no check-in since the visit started at {_clock(escalation.visit.starts_at)}"

@@ -312,6 +312,11 @@ def _step_notifications(escalation, step, now, duty) -> list[Notification]:
                 escalation, last_check_in=_last_check_in(escalation), backup=True
             )
             return to(NotificationKind.BACKUP_ALERT, backup, body, sms=True, email=True)
+        # Only a team with no other manager and no head of service gets here; the board and
+        # rota page warn of it, and team settings refuse it while visits are monitored.
+        logger.error(
+            "Escalation %s: nobody but the manager alerted to take the backup alert", escalation.pk
+        )
     return []
 
 
@@ -340,6 +345,8 @@ def _manager_step_notifications(escalation, duty, to) -> list[Notification]:
         last = None if escalation.urgent else _last_check_in(escalation)
         body = messages.manager_alert(escalation, last_check_in=last)
         rows += to(NotificationKind.MANAGER_ALERT, manager, body, sms=True, email=True)
+    else:
+        logger.error("Escalation %s: no manager and no head of service to alert", escalation.pk)
     if escalation.urgent:
         told = {selectors.recipient_key(manager)} if manager is not None else set()
         for person in duty.call_prompt_recipients:
