@@ -22,6 +22,9 @@ class TeamPolicyForm(forms.ModelForm):
             "risk_info_stale_after_days",
             "risk_review_months",
             "emergency_phone",
+            "head_of_service_name",
+            "head_of_service_mobile",
+            "head_of_service_email",
         ]
         labels = {
             "risk_info_stale_after_days": "Risk information goes stale after (days)",

@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from .people import Contact
 from .phone import UKPhoneNumberField, display_uk_phone
 
 
@@ -113,6 +114,16 @@ class TeamPolicy(models.Model):
     emergency_phone = UKPhoneNumberField(
         blank=True, help_text="The team's emergency line, for staff to keep on speed dial."
     )
+    # The last resort of every alert: reached by SMS and email when the team has no active
+    # manager, or no manager different from the one already alerted. May have no account.
+    head_of_service_name = models.CharField(
+        "Head of service",
+        max_length=120,
+        blank=True,
+        help_text="Alerts reach them when no manager can.",
+    )
+    head_of_service_mobile = UKPhoneNumberField("Head of service mobile", blank=True)
+    head_of_service_email = models.EmailField("Head of service email", blank=True)
 
     class Meta:
         verbose_name_plural = "team policies"
@@ -143,6 +154,28 @@ class TeamPolicy(models.Model):
     @property
     def emergency_phone_display(self) -> str:
         return display_uk_phone(self.emergency_phone)
+
+    @property
+    def head_of_service(self) -> Contact | None:
+        """The head-of-service contact, if one is set with a way to reach them."""
+        if not self.head_of_service_name or not (
+            self.head_of_service_mobile or self.head_of_service_email
+        ):
+            return None
+        return Contact(
+            name=self.head_of_service_name,
+            mobile=self.head_of_service_mobile,
+            email=self.head_of_service_email,
+        )
+
+    def clean(self):
+        has_contact = self.head_of_service_mobile or self.head_of_service_email
+        if has_contact and not self.head_of_service_name:
+            raise ValidationError({"head_of_service_name": "Give the head of service's name."})
+        if self.head_of_service_name and not has_contact:
+            raise ValidationError(
+                {"head_of_service_mobile": "Give the head of service's mobile or email, or both."}
+            )
 
 
 class Weekday(models.IntegerChoices):

@@ -60,6 +60,10 @@ def has_authenticator_app(user) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
+def has_active_manager(*, team: Team) -> bool:
+    return Membership.objects.filter(team=team, role=Role.MANAGER, user__is_active=True).exists()
+
+
 def memberships_for(*, user) -> list[Membership]:
     if not user.is_authenticated:
         return []

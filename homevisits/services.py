@@ -4,8 +4,10 @@ setting up and checking the second sign-in factor."""
 import math
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.module_loading import import_string
 from django.utils.text import slugify
 from django_otp import verify_token
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -64,21 +66,40 @@ def membership_set(*, user, team: Team, role: Role) -> Membership:
 
 
 @transaction.atomic
-def team_policy_update(*, policy: TeamPolicy, changes: dict, open_days: dict) -> TeamPolicy:
+def team_policy_update(
+    *, policy: TeamPolicy, changes: dict, open_days: dict, now: datetime
+) -> TeamPolicy:
     """Save policy changes and replace the office hours.
 
     `open_days` maps a weekday number to (opens_at, closes_at); a missing weekday is closed.
+    Refused if the team would have monitored visits to come and nobody to alert about them.
     """
     for field, value in changes.items():
         setattr(policy, field, value)
     policy.full_clean()
     policy.save()
+    _refuse_nobody_to_alert(policy.team, policy, now)
     policy.office_hours.all().delete()
     OfficeHours.objects.bulk_create(
         OfficeHours(policy=policy, weekday=day, opens_at=opens, closes_at=closes)
         for day, (opens, closes) in sorted(open_days.items())
     )
     return policy
+
+
+def _refuse_nobody_to_alert(team: Team, policy: TeamPolicy, now: datetime) -> None:
+    """Alerts go to the team's managers, and failing them to its head of service: a team
+    with visits under watch must keep at least one of them."""
+    if policy.head_of_service is not None or selectors.has_active_manager(team=team):
+        return
+    if import_string(settings.MONITORED_VISITS_CHECK)(team=team, now=now):
+        raise ValidationError(
+            {
+                "head_of_service_name": "Nobody would be alerted if a worker on a monitored visit "
+                "does not check in: the team has no active manager. Give a head of service "
+                "with a mobile or email, or add a manager to the team first."
+            }
+        )
 
 
 def audit_record(

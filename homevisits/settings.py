@@ -96,6 +96,9 @@ ROOT_URLCONF = "homevisits.urls"
 API_ROUTERS = {"/visits": "visits.api.router", "/tracking": "tracking.api.router"}
 # Extra checks that /healthz runs, by name; each returns a homevisits.selectors.HealthCheck.
 HEALTH_CHECKS = {"sweep": "tracking.health.sweep_heartbeat"}
+# Whether a team has monitored visits still to come, asked before its settings may leave it
+# with nobody to alert (homevisits cannot import the apps above it).
+MONITORED_VISITS_CHECK = "tracking.selectors.has_monitored_visits"
 NAVIGATION_EXTENSIONS = [
     "tracking.navigation.nav_items",
     "visits.navigation.nav_items",

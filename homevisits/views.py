@@ -91,17 +91,22 @@ def team_settings_edit(request, slug):
         request.POST or None, initial=office_hours_initial(policy), prefix="hours"
     )
     if request.method == "POST" and policy_form.is_valid() and hours_formset.is_valid():
-        services.team_policy_update(
-            policy=policy,
-            changes=policy_form.cleaned_data,
-            open_days={
-                row["weekday"]: (row["opens_at"], row["closes_at"])
-                for row in hours_formset.cleaned_data
-                if row.get("is_open")
-            },
-        )
-        messages.success(request, f"Settings for {team} saved.")
-        return redirect("team-detail", slug=team.slug)
+        try:
+            services.team_policy_update(
+                policy=policy,
+                changes=policy_form.cleaned_data,
+                open_days={
+                    row["weekday"]: (row["opens_at"], row["closes_at"])
+                    for row in hours_formset.cleaned_data
+                    if row.get("is_open")
+                },
+                now=timezone.now(),
+            )
+        except ValidationError as error:
+            show_service_error(policy_form, error)
+        else:
+            messages.success(request, f"Settings for {team} saved.")
+            return redirect("team-detail", slug=team.slug)
     return render(
         request,
         "homevisits/team_settings_edit.html",

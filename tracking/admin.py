@@ -58,6 +58,7 @@ class NotificationAdmin(ReadOnlyAdmin):
         "handover",
         "kind",
         "recipient",
+        "recipient_name",
         "channel",
         "status",
         "attempts",

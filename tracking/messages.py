@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from homevisits.people import person_name
 
-from .models import Escalation, Step
+from .models import CheckIn, ClosedBy, Escalation, Step
 
 
 def _link(path: str) -> str:
@@ -27,7 +27,31 @@ def _contact(escalation: Escalation) -> str:
 
 
 def _due(escalation: Escalation) -> str:
-    return timezone.localtime(escalation.due_at).strftime("%H:%M")
+    return _clock(escalation.due_at)
+
+
+def _clock(moment) -> str:
+    return timezone.localtime(moment).strftime("%H:%M")
+
+
+def _about(escalation: Escalation) -> str:
+    """Which ladder: the worker and a time, never the household."""
+    if escalation.visit is None:
+        return f"{_worker(escalation)}'s missed {_due(escalation)} phone-in"
+    return f"{_worker(escalation)}'s {_clock(escalation.visit.starts_at)} visit"
+
+
+def _last_contact(escalation: Escalation, last_check_in: CheckIn | None) -> str:
+    """When the worker was last heard from, in London time; not the deadline they missed."""
+    if last_check_in is not None:
+        local = timezone.localtime(last_check_in.at)
+        when = local.strftime("%H:%M")
+        if local.date() != timezone.localtime(escalation.due_at).date():
+            when += f" on {local.day} {local:%b}"
+        return f"last check-in {when} ({last_check_in.get_kind_display().lower()})"
+    if escalation.visit is not None:
+        return f"no check-in since the visit started at {_clock(escalation.visit.starts_at)}"
+    return "no check-in recorded today"
 
 
 def console_link(escalation: Escalation) -> str:
@@ -52,12 +76,18 @@ def call_prompt(escalation: Escalation, step: int) -> str:
     )
 
 
-def manager_alert(escalation: Escalation, *, backup: bool = False) -> str:
+def manager_alert(
+    escalation: Escalation, *, last_check_in: CheckIn | None = None, backup: bool = False
+) -> str:
     contact = _contact(escalation)
     if escalation.urgent:
         opening = f"URGENT: {_worker(escalation)} pressed I need help"
     else:
-        opening = f"ALERT: no contact with {_worker(escalation)} since {_due(escalation)}"
+        missed = "phone-in was due" if escalation.visit is None else "visit was due to end"
+        opening = (
+            f"ALERT: {_worker(escalation)} has not checked in: {missed} at {_due(escalation)}, "
+            f"{_last_contact(escalation, last_check_in)}"
+        )
     who = (
         "You are the backup manager; the designated manager has not acknowledged. "
         if backup
@@ -69,11 +99,46 @@ def manager_alert(escalation: Escalation, *, backup: bool = False) -> str:
     )
 
 
-def stand_down(escalation: Escalation) -> str:
+def help_call_prompt(escalation: Escalation) -> str:
+    """To the designated person on duty when the worker presses "I need help"."""
     return (
-        f"homevisits: stand down. {_worker(escalation)} is accounted for "
-        f"({escalation.get_closed_by_display().lower()}). {console_link(escalation)}"
+        f"homevisits URGENT: {_worker(escalation)} pressed I need help. Call "
+        f"{_contact(escalation)} now; the manager is alerted too. {console_link(escalation)}"
     )
+
+
+def stand_down(escalation: Escalation, *, still_open: Escalation | None = None) -> str:
+    """To those this ladder alerted: which alert is closed, and whether another about the
+    same worker is still open (then the worker is not yet accounted for)."""
+    closed = (
+        f"homevisits: stand down. The alert about {_about(escalation)} is closed "
+        f"({escalation.get_closed_by_display().lower()})."
+    )
+    if still_open is not None:
+        return (
+            f"{closed} Another alert about {_worker(escalation)} is still open: "
+            f"{console_link(still_open)}"
+        )
+    return (
+        f"{closed} No other alert about {_worker(escalation)} is open. {console_link(escalation)}"
+    )
+
+
+def worker_confirmation(escalation: Escalation) -> str:
+    """To the worker whose ladder closed: a plain receipt, not a stand-down about themselves."""
+    if escalation.closed_by == ClosedBy.EXTENDED:
+        text = "thank you, your new finish time is recorded."
+    elif escalation.closed_by in (ClosedBy.CHECK_IN, ClosedBy.PHONE_IN):
+        text = "thank you, your check-in is recorded."
+    else:
+        text = f"thank you. The office has closed the alert about your {_what(escalation)}."
+    return f"homevisits: {text} {_link(reverse('tracking-now'))}"
+
+
+def _what(escalation: Escalation) -> str:
+    if escalation.visit is None:
+        return f"{_due(escalation)} phone-in"
+    return f"{_clock(escalation.visit.starts_at)} visit"
 
 
 def handover(team_name: str, names: list[str]) -> str:

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from homevisits.models import Team
+from homevisits.people import person_name
 from visits.models import Visit
 
 
@@ -303,6 +304,7 @@ class NotificationKind(models.TextChoices):
     MANAGER_ALERT = "manager_alert", "Manager alert"
     BACKUP_ALERT = "backup_alert", "Backup manager alert"
     STAND_DOWN = "stand_down", "Stand down"
+    CONFIRMATION = "confirmation", "Check-in confirmed to the worker"
     HANDOVER = "handover", "Out-of-hours handover"
 
 
@@ -325,9 +327,16 @@ class Notification(models.Model):
     )
     step = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=16, choices=NotificationKind.choices)
+    # Empty for a contact without an account here (the team's head of service): then
+    # recipient_name says who it is, and the row is an SMS or an email, never in the app.
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notifications"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notifications",
     )
+    recipient_name = models.CharField(max_length=120, blank=True)
     channel = models.CharField(max_length=8, choices=NotificationChannel.choices)
     address = models.CharField(max_length=254, blank=True)
     body = models.CharField(max_length=600)
@@ -349,6 +358,15 @@ class Notification(models.Model):
                 name="one_notification_per_step_recipient_channel",
             ),
             models.UniqueConstraint(
+                fields=["escalation", "step", "kind", "channel"],
+                condition=Q(recipient__isnull=True),
+                name="one_contact_notification_per_step_channel",
+            ),
+            models.CheckConstraint(
+                condition=Q(recipient__isnull=False) | ~Q(channel="in_app"),
+                name="in_app_notification_has_a_user",
+            ),
+            models.UniqueConstraint(
                 fields=["handover", "recipient", "channel"],
                 name="one_handover_notification_per_channel",
             ),
@@ -367,7 +385,14 @@ class Notification(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_kind_display()} to {self.recipient} by {self.get_channel_display()}"
+        return (
+            f"{self.get_kind_display()} to {self.recipient_label} by {self.get_channel_display()}"
+        )
+
+    @property
+    def recipient_label(self) -> str:
+        """The person's name, for a user or for a contact without an account."""
+        return person_name(self.recipient) if self.recipient_id else self.recipient_name
 
     @property
     def reference(self) -> str:

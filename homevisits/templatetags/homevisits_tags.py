@@ -23,6 +23,16 @@ def person_name(user) -> str:
 
 
 @register.filter
+def alert_recipient(person) -> str:
+    """Who an alert reaches: a member of staff, or the head of service (no account here)."""
+    if not person:
+        return ""
+    if person.pk is None:
+        return f"{_person_name(person)} (head of service, by SMS and email)"
+    return _person_name(person)
+
+
+@register.filter
 def minutes(duration: timedelta) -> str:
     total = int(duration.total_seconds() // 60)
     return f"{total} minute{'s' if total != 1 else ''}"

@@ -122,16 +122,15 @@ def test_a_check_in_racing_a_step_leaves_the_escalation_closed_and_stood_down(bo
     for escalation in Escalation.objects.all():
         assert escalation.closed_at is not None
         assert escalation.steps.filter(step__gt=2).count() == 0
+        closing = [NotificationKind.STAND_DOWN, NotificationKind.CONFIRMATION]
         alerted = set(
-            escalation.notifications.exclude(kind=NotificationKind.STAND_DOWN)
+            escalation.notifications.exclude(kind__in=closing)
             .order_by()
             .values_list("recipient", "channel")
             .distinct()
         )
-        stood_down = list(
-            escalation.notifications.filter(kind=NotificationKind.STAND_DOWN).values_list(
-                "recipient", "channel"
-            )
+        stood_down = list(  # the worker's is a confirmation, everyone else's a stand-down
+            escalation.notifications.filter(kind__in=closing).values_list("recipient", "channel")
         )
         assert sorted(stood_down) == sorted(alerted)  # everyone alerted, once each
 

@@ -136,12 +136,14 @@ def test_reaching_the_worker_safe_closes_the_ladder_and_stands_everyone_down(boo
     assert escalation.closed_by == ClosedBy.REACHED_SAFE
     stood_down = sent(escalation, NotificationKind.STAND_DOWN)
     assert stood_down == {
-        ("Worker", "in_app"),
-        ("Worker", "sms"),
         ("Duty", "in_app"),
         ("Manager", "in_app"),
         ("Manager", "sms"),
         ("Manager", "email"),
+    }
+    assert sent(escalation, NotificationKind.CONFIRMATION) == {
+        ("Worker", "in_app"),
+        ("Worker", "sms"),
     }
     assert not services.sweep(now=now + timedelta(hours=1)).found_work
 
@@ -425,4 +427,7 @@ def test_a_step_just_before_a_check_in_is_stood_down_too(book, staff, now):
         escalation=escalation, kind=NotificationKind.STAND_DOWN
     )
     assert stand_downs.filter(recipient=staff["duty"]).count() == 1
-    assert stand_downs.filter(recipient=staff["worker"]).count() == 2  # in-app and SMS, once each
+    confirmations = Notification.objects.filter(
+        escalation=escalation, kind=NotificationKind.CONFIRMATION
+    )
+    assert confirmations.filter(recipient=staff["worker"]).count() == 2  # in-app and SMS, once each

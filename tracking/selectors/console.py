@@ -112,7 +112,7 @@ def _notification_entry(notification) -> TimelineEntry:
         detail += f" after {notification.attempts} tries: phone instead"
     return TimelineEntry(
         notification.created_at,
-        f"{notification.get_kind_display()} to {_name(notification.recipient)} "
+        f"{notification.get_kind_display()} to {notification.recipient_label} "
         f"by {notification.get_channel_display()}",
         detail,
         problem=failed,

@@ -1,9 +1,8 @@
 """Who is on duty, office hours, who is still out, and the close of office hours."""
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
-from django.contrib.auth import get_user_model
 from django.db.models import (
     Exists,
     OuterRef,
@@ -12,7 +11,8 @@ from django.db.models import (
 from django.utils import timezone
 
 from homevisits.dates import london_datetime
-from homevisits.models import OfficeHours, Role, Team
+from homevisits.models import Membership, OfficeHours, Role, Team
+from homevisits.people import person_name
 from visits.models import OPEN_STATUSES, Visit
 
 from ..models import (
@@ -26,15 +26,25 @@ NIGHT_ENDS = time(12, 0)
 DEADLINE_LOOKBACK = timedelta(hours=24)
 
 
+def recipient_key(person):
+    """Tells people apart: a user by id, a contact without an account by name."""
+    return person.pk if person.pk is not None else ("contact", person.name)
+
+
 @dataclass
 class Duty:
+    """Who the team's alerts reach at one instant, after every fallback. A manager slot may
+    hold the head-of-service contact (a homevisits.people.Contact, SMS and email only)."""
+
     in_office_hours: bool
     designated_persons: list = field(default_factory=list)
     designated_manager: object = None
-    backup_manager: object = None
     out_of_hours_manager: object = None
+    # Who the backup alert may go to, in order; the first not already alerted gets it.
+    backup_candidates: list = field(default_factory=list)
     rota_missing: bool = False
     rota_gaps: list = field(default_factory=list)  # roles the day's rota leaves empty
+    warnings: list = field(default_factory=list)  # fallbacks in force, in words
 
     @property
     def call_prompt_recipients(self) -> list:
@@ -47,6 +57,19 @@ class Duty:
     @property
     def alerted_manager(self):
         return self.designated_manager if self.in_office_hours else self.out_of_hours_manager
+
+    @property
+    def backup_manager(self):
+        """The backup for an alert that went to the manager on duty now."""
+        alerted = self.alerted_manager
+        return self.backup_for(already_alerted={recipient_key(alerted)} if alerted else set())
+
+    def backup_for(self, *, already_alerted: set) -> object:
+        """The first backup candidate not among `already_alerted` (recipient keys): never the
+        manager who did not answer. None only when the team has nobody else at all."""
+        return next(
+            (p for p in self.backup_candidates if recipient_key(p) not in already_alerted), None
+        )
 
 
 def in_office_hours(*, team: Team, at: datetime) -> bool:
@@ -62,41 +85,142 @@ def office_closes_at(*, team: Team, now: datetime) -> datetime | None:
     return None
 
 
-def _members_with_role(team: Team, role: str) -> list:
-    return list(
-        get_user_model()
-        .objects.filter(memberships__team=team, memberships__role=role)
-        .select_related("staff_profile")
-        .order_by("pk")
+def _active_watchers(team: Team) -> dict:
+    """The team's active designated persons and managers, by role, each ordered by id: the
+    only people an alert may go to. Someone deactivated or no longer in the team never is."""
+    memberships = (
+        Membership.objects.filter(
+            team=team,
+            role__in=[Role.DESIGNATED_PERSON, Role.MANAGER],
+            user__is_active=True,
+        )
+        .select_related("user__staff_profile")
+        .order_by("user__pk")
     )
+    by_role = {Role.DESIGNATED_PERSON: [], Role.MANAGER: []}
+    for membership in memberships:
+        by_role[membership.role].append(membership.user)
+    return by_role
+
+
+def rota_day_for(*, team: Team, at: datetime) -> date:
+    """The rota day in force at `at`: out of hours before noon is the previous night's."""
+    local = timezone.localtime(at)
+    day = local.date()
+    if not in_office_hours(team=team, at=at) and local.time() < NIGHT_ENDS:
+        day -= timedelta(days=1)
+    return day
 
 
 def on_duty(*, team: Team, at: datetime) -> Duty:
     """Who is on duty for the team at instant `at`, with fallbacks so nobody is never told."""
-    office = in_office_hours(team=team, at=at)
-    local = timezone.localtime(at)
-    day = local.date()
-    if not office and local.time() < NIGHT_ENDS:
-        day -= timedelta(days=1)
-    rota = (
-        DutyRota.objects.filter(team=team, day=day)
-        .select_related("designated_manager", "backup_manager", "out_of_hours_manager")
-        .prefetch_related("designated_persons")
-        .first()
+    return duty_for_day(
+        team=team, day=rota_day_for(team=team, at=at), office=in_office_hours(team=team, at=at)
     )
-    managers = _members_with_role(team, Role.MANAGER)
-    manager = (rota and rota.designated_manager) or (managers[0] if managers else None)
-    backup = (rota and rota.backup_manager) or next((m for m in managers if m != manager), None)
-    designated = list(rota.designated_persons.all()) if rota else []
-    return Duty(
+
+
+def duty_for_day(*, team: Team, day: date, office: bool) -> Duty:
+    """Who the team's alerts reach on rota day `day`, in office hours or out of them."""
+    return _duty(team, _rota(team, day), _active_watchers(team), office=office)
+
+
+@dataclass(frozen=True)
+class AlertReach:
+    """Who a day's alerts reach, in office hours and out of them: for the board and rota."""
+
+    office: Duty
+    out_of_hours: Duty
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(dict.fromkeys(self.office.warnings + self.out_of_hours.warnings))
+
+
+def alert_reach(*, team: Team, day: date) -> AlertReach:
+    """Who the team's alerts reach on `day`, after every fallback, in three queries."""
+    rota, watchers = _rota(team, day), _active_watchers(team)
+    return AlertReach(
+        office=_duty(team, rota, watchers, office=True),
+        out_of_hours=_duty(team, rota, watchers, office=False),
+    )
+
+
+def _rota(team: Team, day: date) -> DutyRota | None:
+    return (
+        DutyRota.objects.filter(team=team, day=day).prefetch_related("designated_persons").first()
+    )
+
+
+def _duty(team: Team, rota: DutyRota | None, watchers: dict, *, office: bool) -> Duty:
+    """Fallbacks, so that no step ever reaches nobody: a rota slot that is empty, or holds
+    someone no longer an active member in that role, goes to the team's first manager, then
+    to the head-of-service contact; with no designated person, the designated manager acts as
+    one. The backup is the rota's, else the team's next manager, else the head of service,
+    and never the manager already alerted."""
+    managers = watchers[Role.MANAGER]
+    by_pk = {user.pk: user for users in watchers.values() for user in users}
+    manager_pks = {user.pk for user in managers}
+    head = team.policy.head_of_service
+    warnings = []
+
+    def from_rota(pk, label):
+        if rota is None or pk is None:
+            return None
+        if pk in manager_pks:
+            return by_pk[pk]
+        warnings.append(f"The {label} on the rota is no longer an active manager of the team.")
+        return None
+
+    default_manager = managers[0] if managers else head
+    if not managers:
+        warnings.append(
+            f"The team has no active manager: manager alerts go to the head of service, "
+            f"{head.name}."
+            if head
+            else "Nobody to alert: the team has no active manager and no head-of-service "
+            "contact. Add a manager, or set the head of service in the team's settings."
+        )
+    manager = from_rota(rota and rota.designated_manager_id, "designated manager")
+    manager = manager or default_manager
+    night = from_rota(rota and rota.out_of_hours_manager_id, "out-of-hours manager") or manager
+    backup = from_rota(rota and rota.backup_manager_id, "backup manager")
+    rota_designated = list(rota.designated_persons.all()) if rota else []
+    designated = [by_pk[p.pk] for p in rota_designated if p.pk in by_pk]
+    if len(designated) < len(rota_designated):
+        warnings.append("A designated person on the rota is no longer active in the team.")
+    designated = designated or watchers[Role.DESIGNATED_PERSON]
+    if not designated and office and manager is not None and manager.pk is not None:
+        designated = [manager]
+        warnings.append("No designated person: the designated manager is prompted to call.")
+    duty = Duty(
         in_office_hours=office,
-        designated_persons=designated or _members_with_role(team, Role.DESIGNATED_PERSON),
+        designated_persons=designated,
         designated_manager=manager,
-        backup_manager=backup,
-        out_of_hours_manager=(rota and rota.out_of_hours_manager) or manager,
+        out_of_hours_manager=night,
+        backup_candidates=[p for p in [backup, *managers, head] if p is not None],
         rota_missing=rota is None,
-        rota_gaps=_gaps(rota, designated) if rota else [],
+        rota_gaps=_gaps(rota, rota_designated) if rota else [],
+        warnings=warnings,
     )
+    _warn_about_backup(duty, rota_backup=backup)
+    return duty
+
+
+def _warn_about_backup(duty: Duty, *, rota_backup) -> None:
+    alerted, backup = duty.alerted_manager, duty.backup_manager
+    if alerted is None:
+        return
+    if backup is None:
+        duty.warnings.append(
+            f"No backup: nobody but {person_name(alerted)} can be alerted. Add a manager, "
+            "or set the head of service in the team's settings."
+        )
+    elif rota_backup is not None and recipient_key(rota_backup) == recipient_key(alerted):
+        duty.warnings.append(
+            f"The backup manager on the rota, {person_name(rota_backup)}, is also the "
+            f"{'designated' if duty.in_office_hours else 'out-of-hours'} manager: their "
+            f"backup alert goes to {person_name(backup)} instead."
+        )
 
 
 def _gaps(rota: DutyRota, designated: list) -> list[str]:

@@ -37,6 +37,18 @@ def monitored(visits: QuerySet) -> QuerySet:
     )
 
 
+def has_monitored_visits(*, team: Team, now: datetime) -> bool:
+    """Whether the team has monitored visits not yet over: someone must be there to alert."""
+    return monitored(
+        Visit.objects.filter(
+            team=team,
+            status__in=OPEN_STATUSES,
+            left_at__isnull=True,
+            due_at__gt=now - DEADLINE_LOOKBACK,
+        )
+    ).exists()
+
+
 def missed_deadlines(*, now: datetime, limit: int) -> list[Visit]:
     """Monitored visits still out whose deadline plus grace has passed and that have no
     escalation for that deadline yet. Uses the partial index on visits still out."""

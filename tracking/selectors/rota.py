@@ -31,6 +31,11 @@ class RotaDay:
     saved: bool = False
 
     @property
+    def backup_is_out_of_hours_manager(self) -> bool:
+        """Out of hours the backup would re-alert the manager who did not answer."""
+        return self.backup_manager is not None and self.backup_manager == self.out_of_hours_manager
+
+    @property
     def is_empty(self) -> bool:
         return not (
             self.designated_persons

@@ -22,7 +22,12 @@ from ..models import (
     ClosedBy,
     DayOutInterval,
 )
-from .ladder import escalation_close, escalation_jump_to_manager, escalation_open
+from .ladder import (
+    escalation_close,
+    escalation_jump_to_manager,
+    escalation_make_urgent,
+    escalation_open,
+)
 from .outbox import deliver_after_commit
 
 
@@ -123,7 +128,8 @@ def _raise_the_alarm(visit: Visit, worker, now: datetime) -> None:
     is sent to where the worker is now."""
     current = selectors.open_escalation(visit=visit)
     if current is not None:
-        escalation_jump_to_manager(current, now, urgent=True)
+        if not escalation_jump_to_manager(current, now, urgent=True):
+            escalation_make_urgent(current, now)  # the manager already had a plain alert
         return
     missed_interval = selectors.open_escalation_for(worker=worker, cause=Cause.MISSED_INTERVAL)
     if missed_interval is not None:

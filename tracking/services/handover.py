@@ -61,14 +61,16 @@ def _hand_over(team, closed_at: datetime, now: datetime) -> int:
         team=team,
         day=timezone.localdate(closed_at),
         at=now,
-        out_of_hours_manager=manager,
+        out_of_hours_manager=manager if manager is not None and manager.pk else None,
     )
     handover.still_out.set(still_out)
     if still_out and manager is not None:
         names = sorted({person_name(v.lead_worker) for v in still_out})
         body = messages.handover(team.name, names)
         profile = getattr(manager, "staff_profile", None)
-        mobile = profile.mobile if profile else ""
+        mobile = profile.mobile if profile else getattr(manager, "mobile", "")
+        # The head of service standing in has no account: only the SMS reaches them.
+        in_app = [(NotificationChannel.IN_APP, "")] if manager.pk else []
         Notification.objects.bulk_create(
             outbox_row(
                 manager,
@@ -80,9 +82,6 @@ def _hand_over(team, closed_at: datetime, now: datetime) -> int:
                 step=0,
                 about={"handover": handover},
             )
-            for channel, address in [
-                (NotificationChannel.IN_APP, ""),
-                (NotificationChannel.SMS, mobile),
-            ]
+            for channel, address in [*in_app, (NotificationChannel.SMS, mobile)]
         )
     return 1

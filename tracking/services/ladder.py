@@ -16,11 +16,13 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 
 from homevisits.models import TeamPolicy
+from homevisits.people import Contact
 from visits.models import Visit
 
 from .. import messages, selectors
 from ..models import (
     Cause,
+    CheckIn,
     ClosedBy,
     Escalation,
     EscalationStep,
@@ -37,6 +39,8 @@ logger = logging.getLogger("homevisits.tracking")
 SWEEP_BATCH = 200
 
 STAND_DOWN_STEP = 0
+# Notifications of "I need help" pressed once the manager was already alerted.
+URGENT_STEP = 6
 
 
 @dataclass(frozen=True)
@@ -299,17 +303,82 @@ def _step_notifications(escalation, step, now, duty) -> list[Notification]:
             body = messages.call_prompt(escalation, step)
             rows += to(NotificationKind.CALL_PROMPT, person, body, sms=not duty.in_office_hours)
         return rows
-    if step == Step.MANAGER and duty.alerted_manager is not None:
-        body = messages.manager_alert(escalation)
-        return to(NotificationKind.MANAGER_ALERT, duty.alerted_manager, body, sms=True, email=True)
-    if step == Step.BACKUP and duty.backup_manager is not None:
-        body = messages.manager_alert(escalation, backup=True)
-        return to(NotificationKind.BACKUP_ALERT, duty.backup_manager, body, sms=True, email=True)
+    if step in (Step.MANAGER, URGENT_STEP):
+        return _manager_step_notifications(escalation, duty, to)
+    if step == Step.BACKUP:
+        backup = duty.backup_for(already_alerted=_managers_alerted(escalation, duty))
+        if backup is not None:
+            body = messages.manager_alert(
+                escalation, last_check_in=_last_check_in(escalation), backup=True
+            )
+            return to(NotificationKind.BACKUP_ALERT, backup, body, sms=True, email=True)
+        # Only a team with no other manager and no head of service gets here; the board and
+        # rota page warn of it, and team settings refuse it while visits are monitored.
+        logger.error(
+            "Escalation %s: nobody but the manager alerted to take the backup alert", escalation.pk
+        )
     return []
 
 
+def escalation_make_urgent(escalation: Escalation, now: datetime) -> bool:
+    """ "I need help" on a ladder already past its attempts: mark it urgent and alert the
+    manager and the designated person on duty again, urgently, once (compare-and-set)."""
+    with transaction.atomic():
+        claimed = Escalation.objects.filter(
+            pk=escalation.pk, closed_at__isnull=True, urgent=False, step__gte=Step.MANAGER
+        ).update(urgent=True)
+        if not claimed:
+            return False
+        escalation.refresh_from_db()
+        duty = _duty(escalation.team, now, None)
+        Notification.objects.bulk_create(_step_notifications(escalation, URGENT_STEP, now, duty))
+        deliver_after_commit()
+        return True
+
+
+def _manager_step_notifications(escalation, duty, to) -> list[Notification]:
+    """The manager on duty, by every channel; after "I need help", the designated person on
+    duty too (out of hours the out-of-hours manager), at once and never twice to one person."""
+    manager = duty.alerted_manager
+    rows = []
+    if manager is not None:
+        last = None if escalation.urgent else _last_check_in(escalation)
+        body = messages.manager_alert(escalation, last_check_in=last)
+        rows += to(NotificationKind.MANAGER_ALERT, manager, body, sms=True, email=True)
+    else:
+        logger.error("Escalation %s: no manager and no head of service to alert", escalation.pk)
+    if escalation.urgent:
+        told = {selectors.recipient_key(manager)} if manager is not None else set()
+        for person in duty.call_prompt_recipients:
+            if selectors.recipient_key(person) not in told:
+                told.add(selectors.recipient_key(person))
+                body = messages.help_call_prompt(escalation)
+                rows += to(NotificationKind.CALL_PROMPT, person, body, sms=True)
+    return rows
+
+
+def _managers_alerted(escalation, duty) -> set:
+    """Who this ladder's manager alert reached (and the manager on duty now): the backup
+    must be someone else."""
+    alerted = {selectors.recipient_key(duty.alerted_manager)} if duty.alerted_manager else set()
+    rows = Notification.objects.filter(
+        escalation=escalation, kind=NotificationKind.MANAGER_ALERT
+    ).values_list("recipient", "recipient_name")
+    alerted |= {pk if pk is not None else ("contact", name) for pk, name in rows}
+    return alerted
+
+
+def _last_check_in(escalation) -> CheckIn | None:
+    """The worker's latest check-in: at this visit, or for a missed phone-in, any."""
+    check_ins = CheckIn.objects.filter(worker=escalation.worker_id)
+    if escalation.visit_id is not None:
+        check_ins = check_ins.filter(visit=escalation.visit_id)
+    return check_ins.order_by("-at", "-pk").first()
+
+
 def escalation_close(escalation: Escalation, now: datetime, closed_by: str, **fields) -> bool:
-    """Close by compare-and-set, and stand down everyone who was alerted. True if it closed."""
+    """Close by compare-and-set, and stand down everyone this ladder alerted; the worker gets
+    a plain confirmation instead. True if it closed."""
     with transaction.atomic():
         closed = Escalation.objects.filter(pk=escalation.pk, closed_at__isnull=True).update(
             closed_at=now, closed_by=closed_by, next_action_at=None, **fields
@@ -319,24 +388,42 @@ def escalation_close(escalation: Escalation, now: datetime, closed_by: str, **fi
         escalation.refresh_from_db()
         if closed_by == ClosedBy.SUPERSEDED:
             return True  # the urgent alert that replaces it reaches the same people
-        alerted = (
-            Notification.objects.filter(escalation=escalation)
-            .exclude(kind=NotificationKind.STAND_DOWN)
-            .order_by()  # a default ordering would defeat distinct()
-            .values_list("recipient", "channel")
-            .distinct()
-        )
-        body = messages.stand_down(escalation)
-        users = {u.pk: u for u in _users(r for r, _ in alerted)}
-        kind = NotificationKind.STAND_DOWN
-        Notification.objects.bulk_create(
-            escalation_notification(
-                escalation, STAND_DOWN_STEP, kind, users[pk], body, now, channel
-            )
-            for pk, channel in alerted
-        )
+        Notification.objects.bulk_create(_stand_downs(escalation, now))
         deliver_after_commit()
         return True
+
+
+def _stand_downs(escalation: Escalation, now: datetime) -> list[Notification]:
+    alerted = (
+        Notification.objects.filter(escalation=escalation)
+        .exclude(kind__in=[NotificationKind.STAND_DOWN, NotificationKind.CONFIRMATION])
+        .order_by()  # a default ordering would defeat distinct()
+        .values_list("recipient", "recipient_name", "address", "channel")
+        .distinct()
+    )
+    users = {u.pk: u for u in _users(pk for pk, *_ in alerted if pk is not None)}
+    still_open = (
+        Escalation.objects.filter(worker=escalation.worker_id, closed_at__isnull=True)
+        .exclude(pk=escalation.pk)
+        .first()
+    )
+    stand_down = messages.stand_down(escalation, still_open=still_open)
+    confirmation = messages.worker_confirmation(escalation)
+    rows, seen = [], set()
+    for pk, name, address, channel in alerted:
+        # A contact without an account is reached again at the address the alert went to.
+        person = users[pk] if pk is not None else Contact(name=name, mobile=address, email=address)
+        if (selectors.recipient_key(person), channel) in seen:
+            continue
+        seen.add((selectors.recipient_key(person), channel))
+        if pk == escalation.worker_id:
+            kind, body = NotificationKind.CONFIRMATION, confirmation
+        else:
+            kind, body = NotificationKind.STAND_DOWN, stand_down
+        rows.append(
+            escalation_notification(escalation, STAND_DOWN_STEP, kind, person, body, now, channel)
+        )
+    return rows
 
 
 def _users(ids):

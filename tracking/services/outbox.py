@@ -22,7 +22,11 @@ from ..models import (
 def escalation_notifications(
     escalation, step, kind, recipient, body, now, *, sms=False, email=False
 ):
+    """A user hears in the app, and by SMS and email as asked. A contact without an account
+    (the head of service) cannot be told in the app, so always gets the SMS instead."""
     channels = [NotificationChannel.IN_APP]
+    if recipient.pk is None:
+        channels, sms = [], True
     if sms:
         channels.append(NotificationChannel.SMS)
     if email:
@@ -49,11 +53,13 @@ def escalation_notification(escalation, step, kind, recipient, body, now, channe
 def outbox_row(recipient, channel, address, body, now, *, kind, step, about) -> Notification:
     """One outbox row: in the app it is there at once; SMS and email wait for the sender."""
     in_app = channel == NotificationChannel.IN_APP
+    is_user = recipient.pk is not None
     return Notification(
         **about,
         step=step,
         kind=kind,
-        recipient=recipient,
+        recipient=recipient if is_user else None,
+        recipient_name="" if is_user else recipient.name,
         channel=channel,
         address=address,
         body=body,
@@ -65,8 +71,12 @@ def outbox_row(recipient, channel, address, body, now, *, kind, step, about) -> 
 
 
 def _address(user, channel: str, escalation: Escalation) -> str:
+    """Where to send: a user's email or mobile (a worker's at a visit: the visit's contact
+    number), or a contact's own."""
     if channel == NotificationChannel.EMAIL:
         return user.email
+    if user.pk is None:
+        return user.mobile if channel == NotificationChannel.SMS else ""
     if channel == NotificationChannel.SMS:
         visit = escalation.visit
         if visit is not None and user.pk == escalation.worker_id and visit.contact_number:

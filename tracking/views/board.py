@@ -48,13 +48,20 @@ def board(request):
         "tracking/board.html",
         {
             "teams": teams,
-            "duties": [(team, selectors.on_duty(team=team, at=now)) for team in teams],
+            "duties": [_duty_and_reach(team, now) for team in teams],
             "team_filter": rows["team_filter"],
             "managed_team_ids": rows["managed_team_ids"],
             "now": now,
             "rows_html": _rows_html(request, rows),
         },
     )
+
+
+def _duty_and_reach(team, now) -> tuple:
+    """(team, who is on duty now, who the current rota day's alerts reach)."""
+    reach = selectors.alert_reach(team=team, day=selectors.rota_day_for(team=team, at=now))
+    on_duty = reach.office if selectors.in_office_hours(team=team, at=now) else reach.out_of_hours
+    return team, on_duty, reach
 
 
 def board_rows(request):

@@ -137,6 +137,7 @@ def rota(request, slug):
             "next_week": week + timedelta(days=7),
             "this_week": week_start(today),
             "today": today,
+            "reach": selectors.alert_reach(team=team, day=today),
             "days": _rota_rows(entries, formset),
             "formset": formset,
             "can_edit": can_edit,
