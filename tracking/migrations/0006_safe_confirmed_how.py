@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tracking", "0004_rota_week_version"),
+        ("tracking", "0005_head_of_service_contact"),
     ]
 
     operations = [
