@@ -75,6 +75,12 @@ class VisitIn(CleanText):
     concern_reason: str = Field("", max_length=500)
     risk_recheck_confirmed: bool = False
     hazards_acknowledged: bool = False
+    second_person_override_reason: str = Field(
+        "",
+        max_length=500,
+        description="Managers of the team only: why a visit goes without the second person "
+        "that the household's risk assessment asks for.",
+    )
 
 
 class VisitPatch(CleanText):
@@ -89,6 +95,9 @@ class VisitPatch(CleanText):
     concern_raised: bool | None = None
     concern_reason: str | None = Field(None, max_length=500)
     hazards_acknowledged: bool | None = None
+    second_person_override_reason: str | None = Field(
+        None, max_length=500, description="As for booking: managers of the team only."
+    )
 
 
 class CancelIn(CleanText):
@@ -116,6 +125,9 @@ class VisitOut(Schema):
     high_risk: bool
     status: str
     status_reason: str
+    second_person_override_reason: str
+    second_person_overridden_by_id: int | None
+    second_person_overridden_at: datetime | None
 
 
 class BookingOut(Schema):
@@ -152,6 +164,9 @@ def _out(visit: Visit, high_risk: bool | None = None) -> dict:
         "high_risk": high_risk,
         "status": visit.status,
         "status_reason": visit.status_reason,
+        "second_person_override_reason": visit.second_person_override_reason,
+        "second_person_overridden_by_id": visit.second_person_overridden_by_id,
+        "second_person_overridden_at": visit.second_person_overridden_at,
     }
 
 

@@ -143,8 +143,12 @@ def booking_check(*, details: VisitDetails, actor, now: datetime, visit: Visit |
     return check
 
 
+# The managers who sign off risk assessments are the ones who may depart from them.
+OVERRIDE_CAPABILITY = "sign_off"
+
+
 def may_override_second_person(*, user, team: Team) -> bool:
-    return has_capability(user=user, team=team, capability="sign_off")
+    return has_capability(user=user, team=team, capability=OVERRIDE_CAPABILITY)
 
 
 def _check_second_person(check, details, actor, team, visit) -> None:

@@ -5,13 +5,16 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
 
 from homevisits.models import Role
+from homevisits.people import person_name
 from homevisits.services import membership_set
 from riskassess import services as risk_services
 from tests.factories import assessed_household, member
 from visits import services
-from visits.models import AfterVisitPlan, VisitChange
+from visits.models import AfterVisitPlan, Visit, VisitChange
 
 SAFE_PLAN = {"after_plan": AfterVisitPlan.GOING_HOME, "hazards_acknowledged": True}
 
@@ -199,3 +202,153 @@ def test_the_rule_follows_the_current_signed_off_assessment(
     risk_services.risk_assessment_sign_off(assessment=draft, manager=second_manager, now=now)
     visit = services.visit_book(details=lone(), booked_by=worker_with_mobile, now=now).visit
     assert list(visit.accompanying.all()) == []
+
+
+# The same rule through the JSON API and the booking form.
+
+
+@pytest.fixture
+def api(client):
+    """api(user, method, path, json) with a personal token of that user."""
+
+    def call(user, method, path, json=None):
+        _, raw = services.api_token_create(user=user, name="test")
+        return getattr(client, method)(
+            f"/api/visits{path}",
+            data=json,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {raw}"},
+        )
+
+    return call
+
+
+def api_booking(household, now, **changes):
+    return {
+        "household_id": household.pk,
+        "lead_worker_id": changes.pop("lead_worker_id", None),
+        "purpose": "Family support",
+        "starts_at": (now + timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(hours=2)).isoformat(),
+        "after_plan": AfterVisitPlan.GOING_HOME,
+        "hazards_acknowledged": True,
+        "contact_number": "07123456789",
+        **changes,
+    }
+
+
+def test_the_api_refuses_a_lone_booking_where_a_second_person_is_needed(
+    api, two_person_household, worker_with_mobile, now
+):
+    response = api(worker_with_mobile, "post", "", api_booking(two_person_household, now))
+    assert response.status_code == 400
+    assert "second person attends" in response.json()["errors"]["accompanying"][0]
+    assert not Visit.objects.exists()
+
+
+def test_a_manager_overrides_through_the_api_and_the_visit_says_so(
+    api, two_person_household, worker_with_mobile, manager, now
+):
+    body = api_booking(
+        two_person_household,
+        now,
+        lead_worker_id=worker_with_mobile.pk,
+        second_person_override_reason="Meeting at the front door only",
+    )
+    response = api(manager, "post", "", body)
+    assert response.status_code == 201, response.json()
+    visit = response.json()["visit"]
+    assert visit["second_person_override_reason"] == "Meeting at the front door only"
+    assert visit["second_person_overridden_by_id"] == manager.pk
+
+
+def test_the_api_refuses_a_workers_override(api, two_person_household, worker_with_mobile, now):
+    body = api_booking(two_person_household, now, second_person_override_reason="Just me today")
+    response = api(worker_with_mobile, "post", "", body)
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert "Only a manager of this team" in errors["second_person_override_reason"][0]
+    assert not Visit.objects.exists()
+
+
+def test_dropping_the_companion_through_the_api_is_refused(
+    api, two_person_household, worker_with_mobile, colleague, now
+):
+    body = api_booking(two_person_household, now, accompanying_ids=[colleague.pk])
+    visit_id = api(worker_with_mobile, "post", "", body).json()["visit"]["id"]
+    response = api(worker_with_mobile, "patch", f"/{visit_id}", {"accompanying_ids": []})
+    assert response.status_code == 400
+    assert "accompanying" in response.json()["errors"]
+    assert list(Visit.objects.get().accompanying.all()) == [colleague]
+
+
+def form_data(household, now, **changes):
+    start = timezone.localtime(now + timedelta(days=1)).replace(hour=10, minute=0, second=0)
+    return {
+        "household": household.pk,
+        "purpose": "Family support session",
+        "kind": "planned",
+        "announced": "on",
+        "day": start.date().isoformat(),
+        "start_time": "10:00",
+        "end_time": "11:00",
+        "after_plan": AfterVisitPlan.GOING_HOME,
+        "hazards_acknowledged": "on",
+        **changes,
+    }
+
+
+def test_the_booking_page_says_the_household_needs_a_second_person(
+    client, two_person_household, worker_with_mobile
+):
+    client.force_login(worker_with_mobile)
+    page = client.get(reverse("visit-book"), {"household": two_person_household.pk})
+    assert "says a second person attends" in page.content.decode()
+    assert "second_person_override_reason" not in page.context["form"].fields
+
+
+def test_a_workers_lone_booking_by_form_shows_the_rule_under_the_staff(
+    client, two_person_household, worker_with_mobile, now
+):
+    client.force_login(worker_with_mobile)
+    response = client.post(reverse("visit-book"), form_data(two_person_household, now))
+    assert response.status_code == 200
+    assert "second person attends" in response.context["form"].errors["accompanying"][0]
+    assert not Visit.objects.exists()
+
+
+def test_a_managers_override_by_form_shows_on_the_visit_page(
+    client, two_person_household, worker_with_mobile, manager, now
+):
+    client.force_login(manager)
+    data = form_data(
+        two_person_household,
+        now,
+        lead_worker=worker_with_mobile.pk,
+        second_person_override_reason="Doorstep visit only",
+    )
+    response = client.post(reverse("visit-book"), data)
+    visit = Visit.objects.get()
+    assert response.status_code == 302, response.context["form"].errors
+    assert visit.second_person_overridden_by == manager
+    page = client.get(reverse("visit-detail", args=[visit.pk])).content.decode()
+    assert "Doorstep visit only" in page
+    assert person_name(manager) in page
+
+
+def test_a_worker_can_still_change_an_overridden_visit_by_form(
+    client, lone, two_person_household, worker_with_mobile, manager, now
+):
+    visit = services.visit_book(
+        details=lone(second_person_override_reason="Doorstep visit only"),
+        booked_by=manager,
+        now=now,
+    ).visit
+    client.force_login(worker_with_mobile)
+    data = form_data(two_person_household, now, purpose="Moved to the afternoon")
+    data.update(start_time="14:00", end_time="15:00")
+    response = client.post(reverse("visit-edit", args=[visit.pk]), data)
+    assert response.status_code == 302, response.context["form"].errors
+    visit.refresh_from_db()
+    assert visit.purpose == "Moved to the afternoon"
+    assert visit.second_person_overridden_by == manager
