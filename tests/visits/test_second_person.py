@@ -352,3 +352,17 @@ def test_a_worker_can_still_change_an_overridden_visit_by_form(
     visit.refresh_from_db()
     assert visit.purpose == "Moved to the afternoon"
     assert visit.second_person_overridden_by == manager
+
+
+def test_the_visit_page_shows_the_override_without_extra_queries(
+    client, lone, manager, worker_with_mobile, now, django_assert_max_num_queries
+):
+    visit = services.visit_book(
+        details=lone(second_person_override_reason="Doorstep visit only"),
+        booked_by=manager,
+        now=now,
+    ).visit
+    client.force_login(worker_with_mobile)
+    with django_assert_max_num_queries(13):  # as many as a visit without an override
+        page = client.get(reverse("visit-detail", args=[visit.pk]))
+    assert "Going without a second person" in page.content.decode()
