@@ -6,6 +6,10 @@ PORT ?= 8000
 
 # The embedded default is a development setup: SQLite and a filesystem broker under var/.
 export DEBUG ?= true
+# Links in messages point at the port the app really runs on. Exported here, not read from PORT
+# in settings, because honcho gives each process its own PORT (worker 8100, beat 8200) and the
+# worker and beat build the links. A SITE_URL in the environment or in .env still wins.
+export SITE_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: run test bench install lint format clean
 

@@ -190,6 +190,13 @@ def is_flagged(*, household: Household) -> bool:
     return Household.objects.filter(pk=household.pk).filter(flagged(OuterRef("pk"))).exists()
 
 
+def requires_second_person(*, household: Household) -> bool:
+    """True while the household's current signed-off assessment says a second person attends."""
+    return household.assessments.filter(
+        status=AssessmentStatus.SIGNED_OFF, second_person=True
+    ).exists()
+
+
 def _events():
     return AssessmentEvent.objects.select_related("actor")
 

@@ -66,8 +66,11 @@ class HouseholdFactory(factory.django.DjangoModelFactory):
     created_by = factory.SubFactory(UserFactory)
 
 
-def assessed_household(team, *, author, manager, significant_risk, now, **household_fields):
-    """A household with a signed-off assessment, made through the services like the app does."""
+def assessed_household(
+    team, *, author, manager, significant_risk, now, assessment_fields=None, **household_fields
+):
+    """A household with a signed-off assessment, made through the services like the app does.
+    `assessment_fields` adds to it, e.g. {"second_person": True}."""
     from riskassess import services
     from riskassess.catalogue import ensure_catalogue
     from riskassess.models import ControlMeasure
@@ -78,7 +81,11 @@ def assessed_household(team, *, author, manager, significant_risk, now, **househ
     services.risk_assessment_save_draft(
         assessment=draft,
         actor=author,
-        fields={"significant_risk": significant_risk, "review_by": draft.review_by},
+        fields={
+            "significant_risk": significant_risk,
+            "review_by": draft.review_by,
+            **(assessment_fields or {}),
+        },
         control_measures=list(ControlMeasure.objects.all()[:1]) if significant_risk else [],
         hazards=[],
     )

@@ -1,6 +1,6 @@
 """Visits over JSON: the same services as the forms, so the rules are never duplicated."""
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from django.conf import settings
@@ -18,6 +18,8 @@ from .models import AfterVisitPlan, Visit, VisitKind
 
 DatabaseId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 MAX_LIST_DAYS = 62
+EARLIEST_OFFSET = timedelta(hours=-12)
+LATEST_OFFSET = timedelta(hours=14)
 
 
 class BearerToken(HttpBearer):
@@ -44,9 +46,16 @@ class CleanText(Schema):
     @field_validator("*")
     @classmethod
     def _sensible_dates(cls, value):
-        if isinstance(value, datetime) and not 2000 <= value.year <= 2100:
+        if not isinstance(value, datetime):
+            return value
+        if not 2000 <= value.year <= 2100:
             raise ValueError("must be between the years 2000 and 2100")
-        return value
+        # Python accepts offsets up to ±23:59 but PostgreSQL stores at most ±15:59; real places
+        # use -12:00 to +14:00. Anything beyond is a typo, and UTC is what the database keeps.
+        offset = value.utcoffset()
+        if offset is not None and not EARLIEST_OFFSET <= offset <= LATEST_OFFSET:
+            raise ValueError("must have a UTC offset between -12:00 and +14:00")
+        return value.astimezone(UTC) if offset is not None else value
 
 
 class VisitIn(CleanText):
@@ -66,6 +75,12 @@ class VisitIn(CleanText):
     concern_reason: str = Field("", max_length=500)
     risk_recheck_confirmed: bool = False
     hazards_acknowledged: bool = False
+    second_person_override_reason: str = Field(
+        "",
+        max_length=500,
+        description="Managers of the team only: why a visit goes without the second person "
+        "that the household's risk assessment asks for.",
+    )
 
 
 class VisitPatch(CleanText):
@@ -80,6 +95,9 @@ class VisitPatch(CleanText):
     concern_raised: bool | None = None
     concern_reason: str | None = Field(None, max_length=500)
     hazards_acknowledged: bool | None = None
+    second_person_override_reason: str | None = Field(
+        None, max_length=500, description="As for booking: managers of the team only."
+    )
 
 
 class CancelIn(CleanText):
@@ -107,6 +125,9 @@ class VisitOut(Schema):
     high_risk: bool
     status: str
     status_reason: str
+    second_person_override_reason: str
+    second_person_overridden_by_id: int | None
+    second_person_overridden_at: datetime | None
 
 
 class BookingOut(Schema):
@@ -143,6 +164,9 @@ def _out(visit: Visit, high_risk: bool | None = None) -> dict:
         "high_risk": high_risk,
         "status": visit.status,
         "status_reason": visit.status_reason,
+        "second_person_override_reason": visit.second_person_override_reason,
+        "second_person_overridden_by_id": visit.second_person_overridden_by_id,
+        "second_person_overridden_at": visit.second_person_overridden_at,
     }
 
 

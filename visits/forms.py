@@ -74,10 +74,29 @@ class VisitForm(forms.Form):
     hazards_acknowledged = forms.BooleanField(
         required=False, label="I have read the hazards and will follow the control measures"
     )
+    second_person_override_reason = forms.CharField(
+        max_length=500,
+        required=False,
+        label="Manager's override: why this visit goes without the second person that the "
+        "risk assessment asks for",
+        help_text="Leave empty unless the assessment asks for a second person and nobody else "
+        "can go.",
+    )
 
-    def __init__(self, *args, households, staff, can_book_for_others: bool, user, **kwargs):
+    def __init__(
+        self,
+        *args,
+        households,
+        staff,
+        can_book_for_others: bool,
+        user,
+        can_override_second_person: bool = False,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.user = user
+        if not can_override_second_person:
+            del self.fields["second_person_override_reason"]
         self.fields["household"].queryset = households
         self.fields["accompanying"].queryset = staff
         if can_book_for_others:
@@ -124,6 +143,11 @@ class VisitForm(forms.Form):
             concern_reason=data["concern_reason"],
             risk_recheck_confirmed=data.get("risk_recheck_confirmed", False),
             hazards_acknowledged=data["hazards_acknowledged"],
+            # Without the field (not a manager), a manager's override already made stands.
+            second_person_override_reason=data.get(
+                "second_person_override_reason",
+                self.initial.get("second_person_override_reason", ""),
+            ),
         )
 
 
@@ -152,6 +176,7 @@ def initial_for(visit) -> dict:
         "concern_reason": visit.concern_reason,
         "risk_recheck_confirmed": visit.risk_recheck_confirmed_at is not None,
         "hazards_acknowledged": visit.hazards_acknowledged_at is not None,
+        "second_person_override_reason": visit.second_person_override_reason,
     }
 
 

@@ -66,6 +66,14 @@ class Visit(models.Model):
     risk_recheck_confirmed_at = models.DateTimeField(null=True, blank=True)
     hazards_acknowledged_at = models.DateTimeField(null=True, blank=True)
 
+    # A manager's recorded decision that this visit goes ahead without the second person that
+    # the household's risk assessment asks for.
+    second_person_override_reason = models.CharField(max_length=500, blank=True)
+    second_person_overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    second_person_overridden_at = models.DateTimeField(null=True, blank=True)
+
     status = models.CharField(
         max_length=12, choices=VisitStatus.choices, default=VisitStatus.BOOKED
     )
@@ -87,6 +95,21 @@ class Visit(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(ends_at__gt=F("starts_at")), name="visit_ends_after_it_starts"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    second_person_override_reason="",
+                    second_person_overridden_by__isnull=True,
+                    second_person_overridden_at__isnull=True,
+                )
+                | (
+                    ~Q(second_person_override_reason="")
+                    & Q(
+                        second_person_overridden_by__isnull=False,
+                        second_person_overridden_at__isnull=False,
+                    )
+                ),
+                name="second_person_override_says_who_when_and_why",
             ),
         ]
         indexes = [

@@ -50,7 +50,7 @@ def visits_for(*, user) -> QuerySet:
 def visit_detail(*, user, pk: int) -> Visit | None:
     return (
         _with_people(visits_for(user=user))
-        .select_related("booked_by")
+        .select_related("booked_by", "second_person_overridden_by")
         .prefetch_related(Prefetch("changes", VisitChange.objects.select_related("actor")))
         .filter(pk=pk)
         .first()

@@ -19,7 +19,7 @@ from homevisits.people import person_name
 from homevisits.phone import normalise_uk_phone
 from homevisits.selectors import has_capability, role_in
 from riskassess.models import AssessmentStatus, Household, HouseholdStatus
-from riskassess.selectors import is_flagged
+from riskassess.selectors import is_flagged, requires_second_person
 
 from .frequency_rules import orders_in_table
 from .models import (
@@ -44,6 +44,8 @@ from .models import (
 MAX_DURATION = timedelta(hours=12)
 PAST_START_ALLOWANCE = timedelta(minutes=15)
 CONTACT_STATUSES = (VisitStatus.COMPLETED, VisitStatus.TERMINATED)
+# Relations the services set themselves: full_clean need not look them up.
+NOT_CLEANED = ("team", "household", "lead_worker", "booked_by", "second_person_overridden_by")
 
 
 @dataclass
@@ -66,6 +68,7 @@ class VisitDetails:
     concern_reason: str = ""
     risk_recheck_confirmed: bool = False
     hazards_acknowledged: bool = False
+    second_person_override_reason: str = ""
 
 
 @dataclass
@@ -73,6 +76,10 @@ class BookingCheck:
     errors: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     high_risk: bool = False
+    # The manager's override that lets the visit go without a second person: None when no
+    # override is needed, the standing reason otherwise; `override_is_new` when recorded now.
+    second_person_override: str | None = None
+    override_is_new: bool = False
 
     def refuse(self, field_name: str, message: str) -> None:
         self.errors.setdefault(field_name, []).append(message)
@@ -123,6 +130,7 @@ def booking_check(*, details: VisitDetails, actor, now: datetime, visit: Visit |
     _check_high_risk(check, details, household)
     if team.policy.pairs_only and len(_staff(details)) < 2:
         check.refuse("accompanying", "This team visits in pairs: add a second member of staff.")
+    _check_second_person(check, details, actor, team, visit)
     if details.contact_number:
         try:
             normalise_uk_phone(details.contact_number)
@@ -133,6 +141,41 @@ def booking_check(*, details: VisitDetails, actor, now: datetime, visit: Visit |
     _check_go_ahead_confirmer(check, details, actor, team, visit)
     _warn_about_overlaps(check, details, visit)
     return check
+
+
+# The managers who sign off risk assessments are the ones who may depart from them.
+OVERRIDE_CAPABILITY = "sign_off"
+
+
+def may_override_second_person(*, user, team: Team) -> bool:
+    return has_capability(user=user, team=team, capability=OVERRIDE_CAPABILITY)
+
+
+def _check_second_person(check, details, actor, team, visit) -> None:
+    """A lone visit where the signed-off assessment says a second person attends goes ahead
+    only on a manager's override with a reason. An override already on the visit stands
+    through later changes; a new or rewritten one is recorded, by a manager only."""
+    reason = details.second_person_override_reason.strip()
+    standing = visit.second_person_override_reason if visit is not None else ""
+    is_new = bool(reason) and reason != standing
+    if is_new and not may_override_second_person(user=actor, team=team):
+        check.refuse(
+            "second_person_override_reason",
+            "Only a manager of this team can let a visit go without the second person that "
+            "the risk assessment asks for.",
+        )
+        return
+    if len(_staff(details)) >= 2 or not requires_second_person(household=details.household):
+        return
+    if not reason:
+        check.refuse(
+            "accompanying",
+            "The household's risk assessment says a second person attends: add a second member "
+            "of staff, or ask a manager to record an override with the reason.",
+        )
+        return
+    check.second_person_override = reason
+    check.override_is_new = is_new
 
 
 def _check_go_ahead_confirmer(check, details, actor, team, visit) -> None:
@@ -268,6 +311,22 @@ def _raise_if_refused(check: BookingCheck) -> None:
         raise ValidationError(check.errors)
 
 
+def _apply_second_person_override(visit: Visit, check: BookingCheck, actor, now) -> str:
+    """Sets or clears the override; returns what the visit's history should say, if anything."""
+    if check.second_person_override is None:
+        had_override = bool(visit.second_person_override_reason)
+        visit.second_person_override_reason = ""
+        visit.second_person_overridden_by = None
+        visit.second_person_overridden_at = None
+        return "Second person override no longer needed" if had_override else ""
+    if not check.override_is_new:
+        return ""
+    visit.second_person_override_reason = check.second_person_override
+    visit.second_person_overridden_by = actor
+    visit.second_person_overridden_at = now
+    return f"Going without a second person, agreed by a manager: {check.second_person_override}"
+
+
 def _apply(visit: Visit, details: VisitDetails, now: datetime) -> None:
     visit.household = details.household
     visit.team = details.household.team
@@ -306,11 +365,14 @@ def visit_book(*, details: VisitDetails, booked_by, now: datetime) -> BookingRes
     _raise_if_refused(check)
     visit = Visit(booked_by=booked_by)
     _apply(visit, details, now)
-    visit.full_clean(exclude=["team", "household", "lead_worker", "booked_by"])
+    override_note = _apply_second_person_override(visit, check, booked_by, now)
+    visit.full_clean(exclude=[*NOT_CLEANED])
     visit.save()
     visit.accompanying.set(details.accompanying)
     on_behalf = "" if details.lead_worker == booked_by else f" for {details.lead_worker}"
     _log(visit, booked_by, now, f"Booked{on_behalf}")
+    if override_note:
+        _log(visit, booked_by, now, override_note)
     return BookingResult(visit=visit, warnings=check.warnings)
 
 
@@ -344,7 +406,8 @@ def visit_update(*, visit: Visit, details: VisitDetails, actor, now: datetime) -
     before = {name: getattr(visit, name) for name in TRACKED_FIELDS}
     staff_before = set(visit.accompanying.values_list("pk", flat=True))
     _apply(visit, details, now)
-    visit.full_clean(exclude=["team", "household", "lead_worker", "booked_by"])
+    override_note = _apply_second_person_override(visit, check, actor, now)
+    visit.full_clean(exclude=[*NOT_CLEANED])
     changed = [
         label for name, label in TRACKED_FIELDS.items() if getattr(visit, name) != before[name]
     ]
@@ -352,9 +415,13 @@ def visit_update(*, visit: Visit, details: VisitDetails, actor, now: datetime) -
         changed.append("staff")
     if changed:
         visit.sequence += 1
+    if changed or override_note:
         visit.save()
         visit.accompanying.set(details.accompanying)
+    if changed:
         _log(visit, actor, now, "Changed " + ", ".join(changed))
+    if override_note:
+        _log(visit, actor, now, override_note)
     return BookingResult(visit=visit, warnings=check.warnings)
 
 
@@ -372,7 +439,7 @@ def visit_cancel(*, visit: Visit, actor, reason: str, now: datetime) -> Visit:
     visit.status = VisitStatus.CANCELLED
     visit.status_reason = reason.strip()
     visit.sequence += 1
-    visit.full_clean(exclude=["team", "household", "lead_worker", "booked_by"])
+    visit.full_clean(exclude=[*NOT_CLEANED])
     visit.save()
     _log(visit, actor, now, f"Cancelled: {visit.status_reason}")
     return visit
@@ -409,7 +476,7 @@ def visit_record_outcome(
     visit.outcome_note = note
     visit.case_record_reference = case_record_reference
     visit.sequence += 1
-    visit.full_clean(exclude=["team", "household", "lead_worker", "booked_by"])
+    visit.full_clean(exclude=[*NOT_CLEANED])
     visit.save()
     summary = f"Outcome: {visit.get_status_display()}"
     if visit.status_reason:
@@ -539,6 +606,7 @@ def details_of(visit: Visit) -> VisitDetails:
         concern_reason=visit.concern_reason,
         risk_recheck_confirmed=visit.risk_recheck_confirmed_at is not None,
         hazards_acknowledged=visit.hazards_acknowledged_at is not None,
+        second_person_override_reason=visit.second_person_override_reason,
     )
 
 

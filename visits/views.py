@@ -108,12 +108,14 @@ def _visit_form(request, *, data=None, initial=None, household_fixed=None):
     if household_fixed is not None:
         households = households.filter(pk=household_fixed.pk)
     for_others = teams_where(user=request.user, capability="watch_board").exists()
+    may_override = teams_where(user=request.user, capability=services.OVERRIDE_CAPABILITY).exists()
     return VisitForm(
         data,
         initial=initial,
         households=households.select_related("team__policy").order_by("display_name"),
         staff=selectors.staff_of_my_teams(user=request.user),
         can_book_for_others=for_others,
+        can_override_second_person=may_override,
         user=request.user,
     )
 

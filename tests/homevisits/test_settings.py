@@ -100,3 +100,43 @@ def test_a_bare_checkout_runs_manage_py_with_development_defaults():
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+def site_url_of_a_process_started_by_make(*make_args, env_overrides=None):
+    """SITE_URL as a process of `make run` reads it. Honcho gives each process its own PORT
+    (web 8000, worker 8100, beat 8200), so the process here gets a PORT of its own too."""
+    show = (
+        f"@PORT=$$(( $(PORT) + 200 )) {sys.executable} -c "
+        "'import homevisits.settings as s; print(s.SITE_URL)'"
+    )
+    unwanted = {"SITE_URL", "PORT", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "DEBUG"}
+    env = {k: v for k, v in os.environ.items() if k not in unwanted}
+    env.update({"ENV_FILE": "/nonexistent/.env", **(env_overrides or {})})
+    result = subprocess.run(
+        ["make", "--no-print-directory", "--eval", f"show-site-url: ; {show}", "show-site-url"]
+        + list(make_args),
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_make_run_on_another_port_puts_that_port_in_message_links():
+    assert site_url_of_a_process_started_by_make("PORT=8123") == "http://127.0.0.1:8123"
+    port_from_environment = site_url_of_a_process_started_by_make(env_overrides={"PORT": "8124"})
+    assert port_from_environment == "http://127.0.0.1:8124"
+
+
+def test_make_run_links_use_port_8000_by_default():
+    assert site_url_of_a_process_started_by_make() == "http://127.0.0.1:8000"
+
+
+def test_a_site_url_set_in_the_environment_wins_over_the_port():
+    site_url = site_url_of_a_process_started_by_make(
+        "PORT=8123", env_overrides={"SITE_URL": "https://tunnel.example.org"}
+    )
+    assert site_url == "https://tunnel.example.org"

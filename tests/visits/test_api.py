@@ -1,8 +1,12 @@
 """The JSON API: auth by session or personal token, the same rules as the forms, JSON errors."""
 
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from tests.factories import HouseholdFactory
 from visits import services
@@ -150,3 +154,80 @@ def test_a_session_post_without_the_csrf_token_is_refused(worker_with_mobile, ho
     response = strict.post("/api/visits", booking(household, now), content_type="application/json")
     assert response.status_code == 403
     assert not Visit.objects.exists()
+
+
+# Time-zone offsets: Python accepts up to ±23:59, PostgreSQL stores at most ±15:59, and real
+# places use -12:00 to +14:00. An offset outside that range is the client's mistake: a 422.
+
+
+def _at_offset(moment, hours, minutes=0):
+    sign = -1 if hours < 0 else 1
+    offset = timedelta(hours=hours) + sign * timedelta(minutes=minutes)
+    return moment.astimezone(dt_timezone(offset)).isoformat()
+
+
+OFFSET_MESSAGE = "must have a UTC offset between -12:00 and +14:00"
+
+
+@pytest.mark.parametrize(("hours", "minutes"), [(18, 0), (-20, 0), (14, 1), (-12, 1)])
+def test_a_booking_time_with_an_impossible_utc_offset_is_a_422_and_nothing_is_saved(
+    api, household, now, hours, minutes
+):
+    body = booking(
+        household,
+        now,
+        starts_at=_at_offset(now + timedelta(hours=1), hours, minutes),
+        ends_at=_at_offset(now + timedelta(hours=2), hours, minutes),
+    )
+    response = api("post", "", body)
+    assert response.status_code == 422, response.content
+    messages = [error["msg"] for error in response.json()["detail"]]
+    assert any(OFFSET_MESSAGE in message for message in messages), messages
+    assert not Visit.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["starts_at", "ends_at", "return_by"])
+def test_changing_a_visit_to_a_time_with_an_impossible_utc_offset_is_a_422(
+    api, household, now, field
+):
+    visit_id = api("post", "", booking(household, now)).json()["visit"]["id"]
+    moment = now + timedelta(hours=3)
+    response = api("patch", f"/{visit_id}", {field: _at_offset(moment, 18)})
+    assert response.status_code == 422, response.content
+    assert OFFSET_MESSAGE in response.json()["detail"][0]["msg"]
+    assert Visit.objects.get().sequence == 0
+
+
+@pytest.mark.parametrize("hours", [14, -12])
+def test_a_booking_time_at_the_furthest_real_utc_offsets_is_accepted(api, household, now, hours):
+    starts_at = now + timedelta(hours=1)
+    body = booking(
+        household,
+        now,
+        starts_at=_at_offset(starts_at, hours),
+        ends_at=_at_offset(now + timedelta(hours=2), hours),
+    )
+    response = api("post", "", body)
+    assert response.status_code == 201, response.json()
+    assert Visit.objects.get().starts_at == starts_at
+
+
+@given(offset_minutes=st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1))
+@hypothesis_settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_no_utc_offset_python_accepts_gives_a_server_error(api, household, now, offset_minutes):
+    """On PostgreSQL (as in CI) this found the 500 that an offset beyond ±15:59 caused."""
+    offset = dt_timezone(timedelta(minutes=offset_minutes))
+    body = booking(
+        household,
+        now,
+        starts_at=(now + timedelta(hours=1)).astimezone(offset).isoformat(),
+        ends_at=(now + timedelta(hours=2)).astimezone(offset).isoformat(),
+    )
+    response = api("post", "", body)
+    in_real_range = -12 * 60 <= offset_minutes <= 14 * 60
+    assert response.status_code == (201 if in_real_range else 422), response.content
+    Visit.objects.all().delete()
