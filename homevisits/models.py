@@ -295,3 +295,25 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditLogIsAppendOnly()
+
+
+class SecretToken(models.Model):
+    """A secret shown once; only its SHA-256 is stored. Revoked tokens stop working at once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ApiToken(SecretToken):
+    """A personal token for the JSON API, shared by every app's router."""
+
+    name = models.CharField(max_length=60)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"API token {self.name} of {self.user}"

@@ -1,7 +1,9 @@
-"""Writes to the organisation: teams with their policy, people's roles, the audit log, and
-setting up and checking the second sign-in factor."""
+"""Writes to the organisation: teams with their policy, people's roles, the audit log,
+setting up and checking the second sign-in factor, and the API tokens every app's API accepts."""
 
+import hashlib
 import math
+import secrets
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -15,6 +17,7 @@ from . import selectors
 from .models import (
     DEFAULT_OFFICE_CLOSES,
     DEFAULT_OFFICE_OPENS,
+    ApiToken,
     AuditEvent,
     Membership,
     OfficeHours,
@@ -183,3 +186,41 @@ def _seconds_paused(*, user, now: datetime) -> int:
 def _app_code(code: str) -> str:
     """People type "123 456" as the app shows it; the digits are what count."""
     return "".join(character for character in code if character.isdigit())
+
+
+# Secret tokens (API tokens here, calendar feeds in visits): shown once, stored as SHA-256.
+
+
+def hash_token(raw_token: str) -> str:
+    return hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+def new_secret_token() -> tuple[str, str]:
+    """A new secret and its hash."""
+    raw = secrets.token_urlsafe(32)
+    return raw, hash_token(raw)
+
+
+def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Name the token after where you will use it."})
+    raw, token_hash = new_secret_token()
+    return ApiToken.objects.create(user=user, name=name[:60], token_hash=token_hash), raw
+
+
+def api_token_revoke(*, token: ApiToken, now: datetime) -> None:
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
+
+
+def api_token_authenticate(*, raw_token: str, now: datetime):
+    """The token's user, or None for an unknown or revoked token."""
+    token = (
+        ApiToken.objects.filter(token_hash=hash_token(raw_token), revoked_at__isnull=True)
+        .select_related("user")
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user

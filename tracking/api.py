@@ -6,16 +6,16 @@ from typing import Annotated
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
-from ninja.security import django_auth
 
-from visits.api import BearerToken, ErrorOut
+from homevisits.api_auth import api_auth
+from visits.api import ErrorOut
 from visits.selectors import visits_for
 
 from . import selectors, services
 from .models import Channel, CheckInKind
 
 DatabaseId = Annotated[int, Field(ge=1, le=2_147_483_647)]
-router = Router(auth=[BearerToken(), django_auth], tags=["check-ins"])
+router = Router(auth=api_auth(), tags=["check-ins"])
 
 
 class CheckInIn(Schema):

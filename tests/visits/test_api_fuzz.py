@@ -9,6 +9,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
+from homevisits import services as homevisits_services
 from homevisits.api import api
 from visits import services
 
@@ -41,7 +42,7 @@ def bearer(keep_test_connection, household, worker_with_mobile, now):
         booked_by=worker_with_mobile,
         now=now,
     )
-    _, raw = services.api_token_create(user=worker_with_mobile, name="fuzz")
+    _, raw = homevisits_services.api_token_create(user=worker_with_mobile, name="fuzz")
     return raw
 
 
