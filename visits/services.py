@@ -512,13 +512,15 @@ def details_of(visit: Visit) -> VisitDetails:
 @transaction.atomic
 def visit_arrive(*, visit: Visit, actor, now: datetime) -> Visit:
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    if visit.arrived_at is not None:  # a repeat: already recorded
+        return visit
     if visit.awaits_go_ahead:
         raise ValidationError(
             "Do not go in yet: the office has not given the go-ahead for this unscheduled visit."
         )
     if visit.status == VisitStatus.BOOKED:
         visit.status = VisitStatus.IN_PROGRESS
-    visit.arrived_at = visit.arrived_at or now
+    visit.arrived_at = now
     visit.save(update_fields=["status", "arrived_at", "updated_at"])
     _log(visit, actor, now, "Arrived")
     return visit
