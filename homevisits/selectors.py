@@ -10,6 +10,7 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import ApiToken, Membership, Role, Team
+from .tokens import hash_token
 
 # What each role may do. A capability names a group of pages and actions, not a single view.
 CAPABILITIES_BY_ROLE = {
@@ -163,3 +164,13 @@ def health_report() -> dict:
 
 def live_api_tokens(*, user) -> QuerySet:
     return ApiToken.objects.filter(user=user, revoked_at__isnull=True).order_by("-created_at")
+
+
+def api_token_user(*, raw_token: str):
+    """The live token's active user, or None; a read only (authenticating notes its use)."""
+    token = (
+        ApiToken.objects.filter(token_hash=hash_token(raw_token), revoked_at__isnull=True)
+        .select_related("user")
+        .first()
+    )
+    return token.user if token is not None and token.user.is_active else None

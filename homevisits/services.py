@@ -1,9 +1,7 @@
 """Writes to the organisation: teams with their policy, people's roles, the audit log,
 setting up and checking the second sign-in factor, and the API tokens every app's API accepts."""
 
-import hashlib
 import math
-import secrets
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -27,6 +25,7 @@ from .models import (
     TeamPolicy,
     Weekday,
 )
+from .tokens import hash_token, new_secret_token
 
 WORKING_WEEK = [
     Weekday.MONDAY,
@@ -188,17 +187,7 @@ def _app_code(code: str) -> str:
     return "".join(character for character in code if character.isdigit())
 
 
-# Secret tokens (API tokens here, calendar feeds in visits): shown once, stored as SHA-256.
-
-
-def hash_token(raw_token: str) -> str:
-    return hashlib.sha256(raw_token.encode()).hexdigest()
-
-
-def new_secret_token() -> tuple[str, str]:
-    """A new secret and its hash."""
-    raw = secrets.token_urlsafe(32)
-    return raw, hash_token(raw)
+# API tokens, accepted by every app's API.
 
 
 def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:

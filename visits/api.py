@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, field_validator
 
 from homevisits.api_auth import api_auth
 from homevisits.dates import london_day_bounds
+from homevisits.idempotency import OPENAPI_PARAMETER as REPEATABLE
 from riskassess.selectors import households_for
 
 from . import selectors, services
@@ -195,7 +196,9 @@ def get_visit(request, visit_id: DatabaseId):
     return Status(200, _out(visit)) if visit else _not_found()
 
 
-@router.post("", response={201: BookingOut, 400: ErrorOut}, summary="Book a visit")
+@router.post(
+    "", response={201: BookingOut, 400: ErrorOut}, summary="Book a visit", openapi_extra=REPEATABLE
+)
 def book_visit(request, payload: VisitIn):
     user = request.auth
     households = households_for(user=user, capability="visit")
@@ -227,6 +230,7 @@ def book_visit(request, payload: VisitIn):
     "/{visit_id}",
     response={200: BookingOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
     summary="Change a visit",
+    openapi_extra=REPEATABLE,
 )
 def update_visit(request, visit_id: DatabaseId, payload: VisitPatch):
     user = request.auth
@@ -256,6 +260,7 @@ def update_visit(request, visit_id: DatabaseId, payload: VisitPatch):
     "/{visit_id}/cancel",
     response={200: VisitOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
     summary="Cancel a visit",
+    openapi_extra=REPEATABLE,
 )
 def cancel_visit(request, visit_id: DatabaseId, payload: CancelIn):
     user = request.auth

@@ -16,7 +16,7 @@ from homevisits.models import Role, Team, TeamKind
 from homevisits.people import person_name
 from homevisits.phone import normalise_uk_phone
 from homevisits.selectors import has_capability, role_in
-from homevisits.services import new_secret_token
+from homevisits.tokens import new_secret_token
 from riskassess.models import AssessmentStatus, Household, HouseholdStatus
 from riskassess.selectors import is_flagged
 
