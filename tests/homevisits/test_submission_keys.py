@@ -1,6 +1,9 @@
 """The one-time submission key around any write: the key, the write and the stored answer commit
 together or not at all, and an answer is kept only when repeating it is right."""
 
+import re
+from pathlib import Path
+
 import pytest
 from django.conf import settings
 from django.http import HttpResponse
@@ -70,6 +73,46 @@ def test_the_middleware_runs_after_sign_in_and_two_factor():
     mine = order.index("homevisits.idempotency.SubmissionKeyMiddleware")
     assert mine > order.index("homevisits.middleware.TwoFactorRequiredMiddleware")
     assert mine > order.index("django.contrib.messages.middleware.MessageMiddleware")
+
+
+# Every form that writes carries a one-time key. These forms need none: signing in and out, and
+# the two-factor pages (repeating them is harmless, and their answers hold secrets that must not
+# be stored); revealing emergency details is a logged read whose answer holds next of kin.
+WITHOUT_A_KEY = {
+    "base.html": ["logout"],
+    "registration/login.html": ["<form"],
+    "registration/password_change_form.html": ["<form"],
+    "registration/two_factor_setup.html": ["<form"],
+    "registration/two_factor_verify.html": ["<form"],
+    "registration/two_factor_manage.html": ["<form"],
+    "tracking/escalation.html": ["escalation-emergency-details"],
+}
+TEMPLATES = Path(settings.BASE_DIR) / "templates"
+WRITING_FORM = re.compile(r"<form\b[^>]*\b(method=\"post\"|hx-post=)[^>]*>.*?</form>", re.S | re.I)
+HX_POST_OUTSIDE_FORMS = re.compile(r"<(?!form)\w+\b[^>]*\bhx-post=[^>]*>", re.I)
+
+
+def writing_forms():
+    for path in sorted(TEMPLATES.rglob("*.html")):
+        name = str(path.relative_to(TEMPLATES)).removeprefix("jinja2/")
+        text = path.read_text()
+        forms = [match.group(0) for match in WRITING_FORM.finditer(text)]
+        bare = WRITING_FORM.sub("", text)
+        forms += [match.group(0) for match in HX_POST_OUTSIDE_FORMS.finditer(bare)]
+        for form in forms:
+            yield name, form
+
+
+def test_every_form_that_writes_carries_a_submission_key():
+    forms = list(writing_forms())
+    assert len(forms) > 40  # the scan finds the forms and the board's buttons
+    missing = [
+        (name, form[:120])
+        for name, form in forms
+        if "submission_key" not in form
+        and not any(mark in form for mark in WITHOUT_A_KEY.get(name, []))
+    ]
+    assert missing == []
 
 
 def test_every_api_write_documents_the_idempotency_key_header():

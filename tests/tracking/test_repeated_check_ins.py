@@ -152,6 +152,15 @@ def test_an_api_check_in_repeated_without_a_key_is_acknowledged(client, visit, s
     assert CheckIn.objects.count() == 1
 
 
+def test_the_board_phone_in_buttons_carry_a_fresh_key_on_every_refresh(client, book, staff, now):
+    book(now)
+    services.sweep(now=now)
+    client.force_login(staff["duty"])
+    rows = [client.get(reverse("tracking-board-rows")).content.decode() for _ in range(2)]
+    keys = [page.split('"submission_key": "')[1].split('"')[0] for page in rows]
+    assert keys[0] != keys[1]
+
+
 def test_a_phone_in_recorded_from_the_board_twice_with_one_key_is_recorded_once(
     client, book, staff, now
 ):

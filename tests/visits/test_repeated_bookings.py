@@ -32,6 +32,14 @@ def test_a_repeated_booking_says_it_was_already_done(client, household, worker_w
     assert Visit.objects.count() == 1
 
 
+def test_each_booking_form_carries_a_fresh_submission_key(client, worker_with_mobile):
+    client.force_login(worker_with_mobile)
+    pages = [client.get(reverse("visit-book")).content.decode() for _ in range(2)]
+    keys = [page.split('name="submission_key" value="')[1].split('"')[0] for page in pages]
+    assert keys[0] != keys[1]
+    assert all(len(key) >= 20 for key in keys)
+
+
 def test_the_same_form_sent_again_with_changes_is_a_new_booking(
     client, household, worker_with_mobile, now
 ):
