@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import AuditEvent, Membership, OfficeHours, StaffProfile, Team, TeamPolicy
+from .models import ApiToken, AuditEvent, Membership, OfficeHours, StaffProfile, Team, TeamPolicy
 
 
 class TeamPolicyInline(admin.StackedInline):
@@ -82,3 +82,9 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["user", "name", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["token_hash"]

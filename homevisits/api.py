@@ -8,11 +8,13 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from ninja import NinjaAPI
 
+from .idempotency import OPENAPI_DESCRIPTION
+
 api = NinjaAPI(
     title="homevisits API",
     version="1",
     description="Book and manage home visits. Sign in, or send `Authorization: Bearer <token>` "
-    "with a personal API token made on your Calendars and API page.",
+    "with a personal API token made on your Calendars and API page.\n\n" + OPENAPI_DESCRIPTION,
     docs_url="/docs",
     docs_decorator=login_required,
     urls_namespace="api",

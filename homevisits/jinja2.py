@@ -5,14 +5,22 @@ from functools import lru_cache
 
 from django.urls import get_script_prefix, reverse
 from jinja2 import Environment
+from markupsafe import Markup
 
 from .dates import london_clock
+from .idempotency import FORM_FIELD, new_submission_key
 from .people import person_name
 
 
 def environment(**options) -> Environment:
     env = Environment(**options)
-    env.globals.update(url=url, clock=london_clock, person_name=person_name)
+    env.globals.update(
+        url=url,
+        clock=london_clock,
+        person_name=person_name,
+        submission_key=submission_key,
+        new_submission_key=new_submission_key,
+    )
     return env
 
 
@@ -25,3 +33,10 @@ def url(name: str, args=()) -> str:
 @lru_cache(maxsize=16_384)
 def _reverse(script_prefix: str, name: str, args: tuple) -> str:
     return reverse(name, args=args)
+
+
+def submission_key() -> Markup:
+    """The hidden one-time key for a form that writes (the Django tag's twin)."""
+    return Markup('<input type="hidden" name="{}" value="{}">').format(
+        FORM_FIELD, new_submission_key()
+    )

@@ -328,3 +328,54 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditLogIsAppendOnly()
+
+
+class SecretToken(models.Model):
+    """A secret shown once; only its SHA-256 is stored. Revoked tokens stop working at once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ApiToken(SecretToken):
+    """A personal token for the JSON API, shared by every app's router."""
+
+    name = models.CharField(max_length=60)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"API token {self.name} of {self.user}"
+
+
+class SubmissionKey(models.Model):
+    """A one-time key of a write, from a form's hidden field or the API's Idempotency-Key header,
+    with the first answer it got: a repeat (a double tap, a resend after lost signal) gets that
+    answer again and writes nothing. Keys are per person. They matter for about a day; deleting
+    older ones is left to the retention schedule (created_at is indexed for it)."""
+
+    MAX_LENGTH = 100
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=MAX_LENGTH)
+    request_hash = models.CharField(
+        max_length=64, help_text="SHA-256 of the method, path and body the key was first sent with."
+    )
+    status = models.PositiveSmallIntegerField(default=0)
+    content_type = models.CharField(max_length=100, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.BinaryField(blank=True, default=b"")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="one_answer_per_submission_key")
+        ]
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self):
+        return f"Submission key of {self.user} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -4,11 +4,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils.module_loading import import_string
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import Membership, Role, Team
+from .models import ApiToken, Membership, Role, Team
+from .tokens import hash_token
 
 # What each role may do. A capability names a group of pages and actions, not a single view.
 CAPABILITIES_BY_ROLE = {
@@ -162,3 +164,17 @@ def health_report() -> dict:
         "status": "ok" if all(check.ok for check in checks.values()) else "fail",
         "checks": {name: {"ok": c.ok, "detail": c.detail} for name, c in checks.items()},
     }
+
+
+def live_api_tokens(*, user) -> QuerySet:
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).order_by("-created_at")
+
+
+def api_token_user(*, raw_token: str):
+    """The live token's active user, or None; a read only (authenticating notes its use)."""
+    token = (
+        ApiToken.objects.filter(token_hash=hash_token(raw_token), revoked_at__isnull=True)
+        .select_related("user")
+        .first()
+    )
+    return token.user if token is not None and token.user.is_active else None

@@ -1,5 +1,5 @@
-"""Writes to the organisation: teams with their policy, people's roles, the audit log, and
-setting up and checking the second sign-in factor."""
+"""Writes to the organisation: teams with their policy, people's roles, the audit log,
+setting up and checking the second sign-in factor, and the API tokens every app's API accepts."""
 
 import math
 from datetime import datetime
@@ -17,6 +17,7 @@ from . import selectors
 from .models import (
     DEFAULT_OFFICE_CLOSES,
     DEFAULT_OFFICE_OPENS,
+    ApiToken,
     AuditEvent,
     Membership,
     OfficeHours,
@@ -26,6 +27,7 @@ from .models import (
     TeamPolicy,
     Weekday,
 )
+from .tokens import hash_token, new_secret_token
 
 WORKING_WEEK = [
     Weekday.MONDAY,
@@ -204,3 +206,31 @@ def _seconds_paused(*, user, now: datetime) -> int:
 def _app_code(code: str) -> str:
     """People type "123 456" as the app shows it; the digits are what count."""
     return "".join(character for character in code if character.isdigit())
+
+
+# API tokens, accepted by every app's API.
+
+
+def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Name the token after where you will use it."})
+    raw, token_hash = new_secret_token()
+    return ApiToken.objects.create(user=user, name=name[:60], token_hash=token_hash), raw
+
+
+def api_token_revoke(*, token: ApiToken, now: datetime) -> None:
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
+
+
+def api_token_authenticate(*, raw_token: str, now: datetime):
+    """The token's user, or None for an unknown or revoked token."""
+    token = (
+        ApiToken.objects.filter(token_hash=hash_token(raw_token), revoked_at__isnull=True)
+        .select_related("user")
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user

@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "homevisits.middleware.TwoFactorRequiredMiddleware",
+    "homevisits.idempotency.SubmissionKeyMiddleware",
     # Axes must come last so that it sees the outcome of authentication.
     "axes.middleware.AxesMiddleware",
 ]

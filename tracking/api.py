@@ -6,16 +6,17 @@ from typing import Annotated
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
-from ninja.security import django_auth
 
-from visits.api import BearerToken, ErrorOut
+from homevisits.api_auth import api_auth
+from homevisits.idempotency import OPENAPI_PARAMETER as REPEATABLE
+from visits.api import ErrorOut
 from visits.selectors import visits_for
 
 from . import selectors, services
 from .models import Channel, CheckInKind
 
 DatabaseId = Annotated[int, Field(ge=1, le=2_147_483_647)]
-router = Router(auth=[BearerToken(), django_auth], tags=["check-ins"])
+router = Router(auth=api_auth(), tags=["check-ins"])
 
 
 class CheckInIn(Schema):
@@ -37,6 +38,7 @@ class CheckInOut(Schema):
     "/visits/{visit_id}/check-ins",
     response={201: CheckInOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
     summary="Check in on a visit",
+    openapi_extra=REPEATABLE,
 )
 def check_in(request, visit_id: DatabaseId, payload: CheckInIn):
     user, now = request.auth, timezone.now()
@@ -94,6 +96,7 @@ class StillSafeOut(Schema):
     "your phone-in interval, and ends any alert chasing you for a missed phone-in. Always for "
     "yourself. 400 when you have no day out with interval phone-ins today and no alert is "
     "chasing you for a missed phone-in.",
+    openapi_extra=REPEATABLE,
 )
 def still_safe(request):
     user, now = request.auth, timezone.now()

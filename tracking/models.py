@@ -97,6 +97,9 @@ class CheckIn(models.Model):
     new_end = models.DateTimeField(null=True, blank=True)
     note = models.CharField(max_length=300, blank=True)
 
+    # Not stored: True on the earlier check-in a repeated one is answered with.
+    already_recorded = False
+
     class Meta:
         ordering = ["at", "pk"]
         indexes = [models.Index(fields=["visit", "at"]), models.Index(fields=["worker", "at"])]

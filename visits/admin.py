@@ -2,7 +2,6 @@ from django.contrib import admin
 
 from .models import (
     AddressChange,
-    ApiToken,
     AssetPlusReview,
     CalendarFeed,
     SupervisedCase,
@@ -42,12 +41,6 @@ class VisitAdmin(admin.ModelAdmin):
 @admin.register(CalendarFeed)
 class CalendarFeedAdmin(admin.ModelAdmin):
     list_display = ["user", "team", "created_at", "revoked_at"]
-    readonly_fields = ["token_hash"]
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["user", "name", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["token_hash"]
 
 

@@ -7,10 +7,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
-from ninja.security import HttpBearer, django_auth
 from pydantic import AwareDatetime, field_validator
 
+from homevisits.api_auth import api_auth
 from homevisits.dates import london_day_bounds
+from homevisits.idempotency import OPENAPI_PARAMETER as REPEATABLE
 from riskassess.selectors import households_for
 
 from . import selectors, services
@@ -22,15 +23,7 @@ EARLIEST_OFFSET = timedelta(hours=-12)
 LATEST_OFFSET = timedelta(hours=14)
 
 
-class BearerToken(HttpBearer):
-    def authenticate(self, request, token):
-        if len(token) > 200:
-            return None
-        return services.api_token_authenticate(raw_token=token, now=timezone.now())
-
-
-# The bearer token is tried first: session auth checks CSRF, which a token client cannot send.
-router = Router(auth=[BearerToken(), django_auth], tags=["visits"])
+router = Router(auth=api_auth(), tags=["visits"])
 
 
 class CleanText(Schema):
@@ -227,7 +220,9 @@ def get_visit(request, visit_id: DatabaseId):
     return Status(200, _out(visit)) if visit else _not_found()
 
 
-@router.post("", response={201: BookingOut, 400: ErrorOut}, summary="Book a visit")
+@router.post(
+    "", response={201: BookingOut, 400: ErrorOut}, summary="Book a visit", openapi_extra=REPEATABLE
+)
 def book_visit(request, payload: VisitIn):
     user = request.auth
     households = households_for(user=user, capability="visit")
@@ -259,6 +254,7 @@ def book_visit(request, payload: VisitIn):
     "/{visit_id}",
     response={200: BookingOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
     summary="Change a visit",
+    openapi_extra=REPEATABLE,
 )
 def update_visit(request, visit_id: DatabaseId, payload: VisitPatch):
     user = request.auth
@@ -288,6 +284,7 @@ def update_visit(request, visit_id: DatabaseId, payload: VisitPatch):
     "/{visit_id}/cancel",
     response={200: VisitOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
     summary="Cancel a visit",
+    openapi_extra=REPEATABLE,
 )
 def cancel_visit(request, visit_id: DatabaseId, payload: CancelIn):
     user = request.auth

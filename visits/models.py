@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from homevisits.models import Team
+from homevisits.models import SecretToken, Team
 from homevisits.phone import UKPhoneNumberField, display_uk_phone
 from riskassess.models import Household, limited_text
 
@@ -170,18 +170,6 @@ class VisitChange(models.Model):
         return self.summary
 
 
-class SecretToken(models.Model):
-    """A secret shown once; only its SHA-256 is stored. Revoked tokens stop working at once."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    token_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        abstract = True
-
-
 class CalendarFeed(SecretToken):
     """An iCalendar subscription: the user's own visits, or a whole team's when team is set."""
 
@@ -189,14 +177,6 @@ class CalendarFeed(SecretToken):
 
     def __str__(self):
         return f"Calendar feed of {self.team or self.user}"
-
-
-class ApiToken(SecretToken):
-    name = models.CharField(max_length=60)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self):
-        return f"API token {self.name} of {self.user}"
 
 
 # Youth justice: visit-frequency requirements. The rules themselves are data, in

@@ -20,7 +20,6 @@ from riskassess.selectors import flagged
 from . import compliance
 from .compliance import CaseFacts, HomeVisit, Requirement, Status, VariationFacts
 from .models import (
-    ApiToken,
     CalendarFeed,
     SupervisedCase,
     Variation,
@@ -133,10 +132,6 @@ def feed_visits(*, feed: CalendarFeed, now: datetime) -> list[Visit] | None:
 
 def live_feeds(*, user) -> QuerySet:
     return CalendarFeed.objects.filter(user=user, revoked_at__isnull=True).select_related("team")
-
-
-def live_api_tokens(*, user) -> QuerySet:
-    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).order_by("-created_at")
 
 
 def household_visits(*, user, household_id: int, limit: int = 20) -> list[Visit]:

@@ -4,8 +4,6 @@ A booking check returns errors, which refuse the booking, and warnings, which th
 should see but which do not stop it (the guidance asks for judgement there, not a block).
 """
 
-import hashlib
-import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -18,6 +16,7 @@ from homevisits.models import Role, Team, TeamKind
 from homevisits.people import person_name
 from homevisits.phone import normalise_uk_phone
 from homevisits.selectors import has_capability, role_in
+from homevisits.tokens import new_secret_token
 from riskassess.models import AssessmentStatus, Household, HouseholdStatus
 from riskassess.selectors import is_flagged, requires_second_person
 
@@ -28,7 +27,6 @@ from .models import (
     ORDERS_WITHOUT_RISK_LEVELS,
     AddressChange,
     AfterVisitPlan,
-    ApiToken,
     AssetPlusReview,
     CalendarFeed,
     OrderType,
@@ -533,16 +531,7 @@ def _log(visit: Visit, actor, at: datetime, summary: str) -> None:
     VisitChange.objects.create(visit=visit, actor=actor, at=at, summary=summary[:500])
 
 
-# Secret tokens for calendar feeds and the API: shown once, stored as SHA-256.
-
-
-def hash_token(raw_token: str) -> str:
-    return hashlib.sha256(raw_token.encode()).hexdigest()
-
-
-def _new_token() -> tuple[str, str]:
-    raw = secrets.token_urlsafe(32)
-    return raw, hash_token(raw)
+# Calendar feeds: secret links for Outlook, shown once and stored hashed.
 
 
 @transaction.atomic
@@ -554,37 +543,12 @@ def calendar_feed_create(*, user, team: Team | None = None) -> tuple[CalendarFee
     CalendarFeed.objects.filter(user=user, team=team, revoked_at__isnull=True).update(
         revoked_at=now
     )
-    raw, token_hash = _new_token()
+    raw, token_hash = new_secret_token()
     return CalendarFeed.objects.create(user=user, team=team, token_hash=token_hash), raw
 
 
 def calendar_feed_revoke(*, feed: CalendarFeed, now: datetime) -> None:
     CalendarFeed.objects.filter(pk=feed.pk, revoked_at__isnull=True).update(revoked_at=now)
-
-
-def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
-    name = name.strip()
-    if not name:
-        raise ValidationError({"name": "Name the token after where you will use it."})
-    raw, token_hash = _new_token()
-    return ApiToken.objects.create(user=user, name=name[:60], token_hash=token_hash), raw
-
-
-def api_token_revoke(*, token: ApiToken, now: datetime) -> None:
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
-
-
-def api_token_authenticate(*, raw_token: str, now: datetime):
-    """The token's user, or None for an unknown or revoked token."""
-    token = (
-        ApiToken.objects.filter(token_hash=hash_token(raw_token), revoked_at__isnull=True)
-        .select_related("user")
-        .first()
-    )
-    if token is None or not token.user.is_active:
-        return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
 
 
 def details_of(visit: Visit) -> VisitDetails:
@@ -616,13 +580,15 @@ def details_of(visit: Visit) -> VisitDetails:
 @transaction.atomic
 def visit_arrive(*, visit: Visit, actor, now: datetime) -> Visit:
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    if visit.arrived_at is not None:  # a repeat: already recorded
+        return visit
     if visit.awaits_go_ahead:
         raise ValidationError(
             "Do not go in yet: the office has not given the go-ahead for this unscheduled visit."
         )
     if visit.status == VisitStatus.BOOKED:
         visit.status = VisitStatus.IN_PROGRESS
-    visit.arrived_at = visit.arrived_at or now
+    visit.arrived_at = now
     visit.save(update_fields=["status", "arrived_at", "updated_at"])
     _log(visit, actor, now, "Arrived")
     return visit

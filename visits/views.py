@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from homevisits import selectors as homevisits_selectors
+from homevisits import services as homevisits_services
 from homevisits.dates import london_day_bounds, week_start
 from homevisits.forms import error_text, show_service_error
 from homevisits.selectors import teams_where
@@ -287,7 +289,7 @@ def connections(request):
         "visits/connections.html",
         {
             "feeds": selectors.live_feeds(user=request.user),
-            "tokens": selectors.live_api_tokens(user=request.user),
+            "tokens": homevisits_selectors.live_api_tokens(user=request.user),
             "teams": teams_where(user=request.user, capability="visit"),
             "token_form": TokenNameForm(),
             "new_secret": request.session.pop("new_secret", None),
@@ -331,17 +333,17 @@ def token_create(request):
     if not form.is_valid():
         messages.error(request, "Give the token a name.")
         return redirect("connections")
-    _, raw = services.api_token_create(user=request.user, name=form.cleaned_data["name"])
+    _, raw = homevisits_services.api_token_create(user=request.user, name=form.cleaned_data["name"])
     request.session["new_secret"] = {"kind": "token", "value": raw}
     return redirect("connections")
 
 
 @require_POST
 def token_revoke(request, pk):
-    token = selectors.live_api_tokens(user=request.user).filter(pk=pk).first()
+    token = homevisits_selectors.live_api_tokens(user=request.user).filter(pk=pk).first()
     if token is None:
         raise Http404("No such token.")
-    services.api_token_revoke(token=token, now=timezone.now())
+    homevisits_services.api_token_revoke(token=token, now=timezone.now())
     messages.success(request, "API token revoked.")
     return redirect("connections")
 
@@ -350,7 +352,7 @@ def token_revoke(request, pk):
 @require_GET
 def calendar_feed(request, token):
     """The .ics subscription. Outlook cannot log in, so the secret in the URL is the key."""
-    feed = selectors.feed_by_token_hash(token_hash=services.hash_token(token))
+    feed = selectors.feed_by_token_hash(token_hash=homevisits_services.hash_token(token))
     now = timezone.now()
     visits = selectors.feed_visits(feed=feed, now=now) if feed else None
     if visits is None:

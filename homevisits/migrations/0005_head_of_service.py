@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("homevisits", "0003_phone_in_interval"),
+        ("homevisits", "0004_submission_keys"),
     ]
 
     operations = [

@@ -2,7 +2,9 @@ from datetime import timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html
 
+from homevisits.idempotency import FORM_FIELD, new_submission_key
 from homevisits.people import person_name as _person_name
 from homevisits.phone import display_uk_phone
 
@@ -42,3 +44,11 @@ def minutes(duration: timedelta) -> str:
 def time_after(duration: timedelta) -> str:
     """The London wall-clock time `duration` from now, as HH:MM."""
     return timezone.localtime(timezone.now() + duration).strftime("%H:%M")
+
+
+@register.simple_tag
+def submission_key() -> str:
+    """A hidden one-time key for a form that writes: sent twice, the form is acted on once."""
+    return format_html(
+        '<input type="hidden" name="{}" value="{}">', FORM_FIELD, new_submission_key()
+    )

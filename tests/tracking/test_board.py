@@ -129,7 +129,7 @@ def test_the_board_partial_runs_at_most_15_queries(
     services.attempt_record(
         escalation=ladder, result="no_answer", recorded_by=staff["duty"], now=now
     )
-    no_answer_button = """hx-vals='{"action": "attempt", "result": "no_answer"}'"""
+    no_answer_button = """hx-vals='{"action": "attempt", "result": "no_answer", "submission_key":"""
     for moment in [now, now.replace(hour=19)]:  # the evening adds the "still waiting for" list
         with time_machine.travel(moment, tick=False):
             client.force_login(staff["duty"])

@@ -7,11 +7,11 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from homevisits import services as homevisits_services
 from homevisits.models import Role
 from tests.factories import assessed_household, member
 from tracking import services
 from tracking.models import CheckIn, Escalation, Step
-from visits import services as visit_services
 
 
 @pytest.fixture(autouse=True)
@@ -90,7 +90,7 @@ def test_a_colleague_not_on_the_visit_cannot_check_in_for_it(client, team, visit
 
 
 def test_check_in_through_the_api_with_a_token(client, visit, staff, now):
-    _, token = visit_services.api_token_create(user=staff["worker"], name="phone")
+    _, token = homevisits_services.api_token_create(user=staff["worker"], name="phone")
     url = f"/api/tracking/visits/{visit.pk}/check-ins"
     headers = {"Authorization": f"Bearer {token}"}
     bad = client.post(url, {"kind": "extended"}, content_type="application/json", headers=headers)

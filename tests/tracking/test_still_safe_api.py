@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from homevisits import services as homevisits_services
 from homevisits.dates import LONDON
 from homevisits.models import Role, TeamPolicy
 from tests.factories import member
@@ -49,7 +50,7 @@ def im_safe(client, user, when, **kwargs):
     """POST "I'm safe" at `when` with `user`'s personal API token (no user: no credentials)."""
     headers = {}
     if user is not None:
-        _, token = visit_services.api_token_create(user=user, name="phone")
+        _, token = homevisits_services.api_token_create(user=user, name="phone")
         headers["Authorization"] = f"Bearer {token}"
     with time_machine.travel(when, tick=False):
         return client.post(URL, content_type="application/json", headers=headers, **kwargs)

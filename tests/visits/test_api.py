@@ -8,14 +8,15 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from homevisits import services as homevisits_services
+from homevisits.models import ApiToken
 from tests.factories import HouseholdFactory
-from visits import services
-from visits.models import ApiToken, Visit
+from visits.models import Visit
 
 
 @pytest.fixture
 def token(worker_with_mobile):
-    _, raw = services.api_token_create(user=worker_with_mobile, name="phone")
+    _, raw = homevisits_services.api_token_create(user=worker_with_mobile, name="phone")
     return raw
 
 
@@ -52,13 +53,13 @@ def test_the_api_refuses_requests_without_credentials_as_json_401(api):
 def test_a_revoked_or_unknown_token_is_refused(api, token, now):
     assert api("get", "", bearer="nonsense").status_code == 401
     assert api("get", "").status_code == 200
-    services.api_token_revoke(token=ApiToken.objects.get(), now=now)
+    homevisits_services.api_token_revoke(token=ApiToken.objects.get(), now=now)
     assert api("get", "").status_code == 401
 
 
 def test_api_tokens_are_stored_hashed(token):
     assert not ApiToken.objects.filter(token_hash=token).exists()
-    assert ApiToken.objects.filter(token_hash=services.hash_token(token)).exists()
+    assert ApiToken.objects.filter(token_hash=homevisits_services.hash_token(token)).exists()
 
 
 def test_book_list_get_update_and_cancel_through_the_api(api, household, now):

@@ -16,6 +16,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from homevisits import services as homevisits_services
 from homevisits.api import api
 from visits import services
 
@@ -77,7 +78,7 @@ def bearer(keep_test_connection, household, worker_with_mobile, now):
         now=now,
     ).visit
     REAL_IDS.update(household_id=household.pk, visit_id=visit.pk)
-    _, raw = services.api_token_create(user=worker_with_mobile, name="fuzz")
+    _, raw = homevisits_services.api_token_create(user=worker_with_mobile, name="fuzz")
     yield raw
     REAL_IDS.clear()
 

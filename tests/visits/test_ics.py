@@ -7,6 +7,7 @@ import time_machine
 from django.urls import reverse
 from icalendar import Calendar
 
+from homevisits import services as homevisits_services
 from homevisits.dates import LONDON
 from homevisits.models import Role
 from tests.factories import member
@@ -168,4 +169,4 @@ def test_nobody_can_make_a_feed_for_another_team(worker, other_team):
 def test_tokens_are_stored_hashed(worker_with_mobile):
     feed, raw = services.calendar_feed_create(user=worker_with_mobile)
     assert raw not in feed.token_hash
-    assert feed.token_hash == services.hash_token(raw)
+    assert feed.token_hash == homevisits_services.hash_token(raw)

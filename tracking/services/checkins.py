@@ -73,6 +73,9 @@ def checkin_record(
         raise ValidationError(
             f"{who} no day out with interval phone-ins today, so there is no phone-in to record."
         )
+    repeated = _same_check_in_already_recorded(visit, kind)
+    if repeated is not None:
+        return repeated
     if visit is not None and (
         not visit.is_open or (visit.left_at is not None and kind != CheckInKind.NEED_HELP)
     ):
@@ -92,6 +95,23 @@ def checkin_record(
         )
     _react_to_check_in(visit, worker, kind, channel, now)
     return check_in
+
+
+def _same_check_in_already_recorded(visit: Visit | None, kind: str) -> CheckIn | None:
+    """A second "Arrived" once arrived, or "Left safely" once left, is acknowledged with the
+    first check-in: nothing new is recorded and it is not an error."""
+    if visit is None:
+        return None
+    if kind == CheckInKind.ARRIVED and visit.arrived_at is not None:
+        kinds = [CheckInKind.ARRIVED]
+    elif kind in CLOSING_CHECK_INS and visit.left_at is not None:
+        kinds = CLOSING_CHECK_INS
+    else:
+        return None
+    first = CheckIn.objects.filter(visit=visit, kind__in=kinds).order_by("at", "pk").first()
+    if first is not None:
+        first.already_recorded = True
+    return first
 
 
 def _expects_phone_ins(worker, now: datetime) -> bool:

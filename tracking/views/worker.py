@@ -61,7 +61,7 @@ def check_in(request, pk):
     minutes = form.cleaned_data["extend_minutes"]
     new_end = max(now, visit.ends_at) + timedelta(minutes=minutes) if minutes else None
     try:
-        services.checkin_record(
+        check_in = services.checkin_record(
             visit=visit,
             worker=request.user,
             recorded_by=request.user,
@@ -73,8 +73,15 @@ def check_in(request, pk):
     except (ValidationError, PermissionDenied) as error:
         messages.error(request, error_text(error))
     else:
-        messages.success(request, CONFIRMATIONS[kind])
+        messages.success(request, _confirmation(check_in))
     return redirect("tracking-now")
+
+
+def _confirmation(check_in) -> str:
+    if check_in.already_recorded:
+        at = timezone.localtime(check_in.at)
+        return f"{check_in.get_kind_display()} was already recorded at {at:%H:%M}. Thank you."
+    return CONFIRMATIONS[check_in.kind]
 
 
 def need_help(request, pk):
