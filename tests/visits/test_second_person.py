@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from homevisits.models import Role
 from homevisits.people import person_name
-from homevisits.services import membership_set
+from homevisits.services import api_token_create, membership_set
 from riskassess import services as risk_services
 from tests.factories import assessed_household, member
 from visits import services
@@ -212,7 +212,7 @@ def api(client):
     """api(user, method, path, json) with a personal token of that user."""
 
     def call(user, method, path, json=None):
-        _, raw = services.api_token_create(user=user, name="test")
+        _, raw = api_token_create(user=user, name="test")
         return getattr(client, method)(
             f"/api/visits{path}",
             data=json,
