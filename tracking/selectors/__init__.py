@@ -44,8 +44,6 @@ from .ladder import (  # noqa: F401
     escalation_for,
     failed_notifications,
     missed_deadlines,
-    monitored,
-    monitored_flag,
     open_escalation,
     open_escalation_for,
     sweep_heartbeat_age,

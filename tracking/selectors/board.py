@@ -15,6 +15,7 @@ from django.db.models import (
 from homevisits.dates import london_clock, london_day_bounds
 from homevisits.people import person_name
 from visits.models import OPEN_STATUSES, Visit, VisitStatus
+from visits.selectors import with_monitoring
 
 from ..models import (
     CheckIn,
@@ -31,7 +32,6 @@ from .days_out import (
     days_from,
     heard_and_chasing,
 )
-from .ladder import monitored_flag
 
 # The tracking board
 
@@ -177,7 +177,7 @@ def board(*, teams, day, now: datetime) -> tuple[list[BoardRow], list[WorkerDay]
     start, _ = london_day_bounds(day)
     on_board = _board_visits(teams, day)
     visits = list(
-        monitored_flag(on_board)
+        with_monitoring(on_board)
         .annotate(lead_worker_interval=chosen_interval_on(day, worker=OuterRef("lead_worker")))
         .select_related("household", "lead_worker")
         .only(*BOARD_VISIT_FIELDS)

@@ -2,20 +2,12 @@
 
 from datetime import datetime, timedelta
 
-from django.db.models import (
-    BooleanField,
-    Exists,
-    ExpressionWrapper,
-    OuterRef,
-    Prefetch,
-    Q,
-    QuerySet,
-)
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from homevisits.models import Team
 from homevisits.selectors import teams_where
-from riskassess.selectors import flagged
 from visits.models import OPEN_STATUSES, Visit
+from visits.selectors import monitored
 
 from ..models import (
     ContactAttempt,
@@ -26,15 +18,6 @@ from ..models import (
     Notification,
 )
 from .duty import DEADLINE_LOOKBACK
-
-
-def monitored(visits: QuerySet) -> QuerySet:
-    """Visits the ladder watches: flagged household, a raised concern, or a team watching all."""
-    return visits.filter(
-        flagged(OuterRef("household"))
-        | Q(concern_raised=True)
-        | Q(team__policy__monitor_all_visits=True)
-    )
 
 
 def missed_deadlines(*, now: datetime, limit: int) -> list[Visit]:
@@ -123,20 +106,4 @@ def escalation_for(*, user, pk: int) -> Escalation | None:
             Prefetch("notifications", Notification.objects.select_related("recipient")),
         )
         .first()
-    )
-
-
-def monitored_flag(visits: QuerySet) -> QuerySet:
-    """Annotate is_monitored and is_high_risk, as the ladder decides them."""
-    return visits.annotate(
-        household_flagged=flagged(OuterRef("household")),
-        is_high_risk=ExpressionWrapper(
-            Q(household_flagged=True) | Q(concern_raised=True), output_field=BooleanField()
-        ),
-        is_monitored=ExpressionWrapper(
-            Q(household_flagged=True)
-            | Q(concern_raised=True)
-            | Q(team__policy__monitor_all_visits=True),
-            output_field=BooleanField(),
-        ),
     )
