@@ -4,8 +4,10 @@ setting up and checking the second sign-in factor."""
 import math
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.module_loading import import_string
 from django.utils.text import slugify
 from django_otp import verify_token
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -78,7 +80,16 @@ def team_policy_update(*, policy: TeamPolicy, changes: dict, open_days: dict) ->
         OfficeHours(policy=policy, weekday=day, opens_at=opens, closes_at=closes)
         for day, (opens, closes) in sorted(open_days.items())
     )
+    policy_followers_update(policy=policy)
     return policy
+
+
+def policy_followers_update(*, policy: TeamPolicy) -> None:
+    """Apps above this one keep values derived from the policy (visits stores each visit's
+    alert time, its deadline plus the grace period). They are listed in settings, because this
+    app may not import them, and called here, in the same transaction as the change."""
+    for dotted_path in settings.TEAM_POLICY_FOLLOWERS:
+        import_string(dotted_path)(policy=policy)
 
 
 def audit_record(

@@ -96,6 +96,9 @@ ROOT_URLCONF = "homevisits.urls"
 API_ROUTERS = {"/visits": "visits.api.router", "/tracking": "tracking.api.router"}
 # Extra checks that /healthz runs, by name; each returns a homevisits.selectors.HealthCheck.
 HEALTH_CHECKS = {"sweep": "tracking.health.sweep_heartbeat"}
+# Services of higher apps that re-derive what they store from a team's policy, called by
+# homevisits.services.team_policy_update inside its transaction (keyword argument `policy`).
+TEAM_POLICY_FOLLOWERS = ["visits.services.visit_alerts_follow_policy"]
 NAVIGATION_EXTENSIONS = [
     "tracking.navigation.nav_items",
     "visits.navigation.nav_items",

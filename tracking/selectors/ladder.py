@@ -21,13 +21,14 @@ from .duty import DEADLINE_LOOKBACK
 
 
 def missed_deadlines(*, now: datetime, limit: int) -> list[Visit]:
-    """Monitored visits still out whose deadline plus grace has passed and that have no
-    escalation for that deadline yet. Uses the partial index on visits still out."""
+    """Monitored visits still out whose alert time (deadline plus grace) has passed and that
+    have no escalation for that deadline yet, the most overdue first. The stored alert time
+    and its partial index keep visits still within their grace out of the batch."""
     candidates = Visit.objects.filter(
         status__in=OPEN_STATUSES,
         left_at__isnull=True,
-        due_at__lte=now,
-        due_at__gt=now - DEADLINE_LOOKBACK,
+        alert_after__lte=now,
+        alert_after__gt=now - DEADLINE_LOOKBACK,
     ).exclude(
         Exists(
             Escalation.objects.filter(visit=OuterRef("pk")).filter(
@@ -35,13 +36,12 @@ def missed_deadlines(*, now: datetime, limit: int) -> list[Visit]:
             )
         )
     )
-    visits = (
+    return list(
         monitored(candidates)
         .select_related("team__policy", "lead_worker__staff_profile", "household")
         .prefetch_related("team__policy__office_hours")
-        .order_by("due_at")[:limit]
+        .order_by("alert_after", "pk")[:limit]
     )
-    return [v for v in visits if v.due_at + v.team.policy.grace_period <= now]
 
 
 def due_escalation_ids(*, now: datetime, limit: int) -> list[tuple[int, int]]:

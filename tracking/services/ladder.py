@@ -131,7 +131,7 @@ def escalation_open(
 def _new_escalation(visit: Visit, now: datetime, *, urgent: bool) -> Escalation:
     policy = visit.team.policy
     step = Step.MANAGER if urgent else Step.ATTEMPT_1
-    scheduled = now if urgent else visit.due_at + policy.grace_period
+    scheduled = now if urgent else visit.alert_after
     return Escalation(
         visit=visit,
         worker=visit.lead_worker,
