@@ -317,6 +317,13 @@ def visit_alerts_follow_policy(*, policy: TeamPolicy) -> int:
 
 
 @transaction.atomic
+def visit_alert_postpone(*, visit: Visit, until: datetime) -> None:
+    """Tracking could not start the visit's ladder: it tries again at `until`, not on every
+    sweep ahead of the visits it can start. The deadline itself stays as it is."""
+    Visit.objects.filter(pk=visit.pk).update(alert_after=until)
+
+
+@transaction.atomic
 def visit_book(*, details: VisitDetails, booked_by, now: datetime) -> BookingResult:
     check = booking_check(details=details, actor=booked_by, now=now)
     _raise_if_refused(check)

@@ -43,6 +43,8 @@ from .ladder import (  # noqa: F401
     due_escalation_ids,
     escalation_for,
     failed_notifications,
+    ladder_failures,
+    ladder_postponed,
     missed_deadlines,
     open_escalation,
     open_escalation_for,

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet
 
 from homevisits.models import Team
 from homevisits.selectors import teams_where
@@ -107,3 +107,32 @@ def escalation_for(*, user, pk: int) -> Escalation | None:
         )
         .first()
     )
+
+
+def ladder_postponed() -> Q:
+    """A visit still out whose ladder could not be started: its alert time was pushed back past
+    its deadline plus grace, and no ladder exists yet for that deadline."""
+    return Q(
+        status__in=OPEN_STATUSES,
+        left_at__isnull=True,
+        alert_after__gt=F("due_at") + F("team__policy__grace_period"),
+    ) & ~Exists(Escalation.objects.filter(visit=OuterRef("pk"), due_at=OuterRef("due_at")))
+
+
+def ladder_failures(*, now: datetime) -> dict:
+    """Ladders that are retrying after errors, and visits whose ladder could not start: how
+    many, and since when the oldest has been late. Two indexed probes for /healthz."""
+    failing = Escalation.objects.filter(closed_at__isnull=True, failures__gt=0).aggregate(
+        count=Count("pk"), since=Min("step_due_at")
+    )
+    postponed = (
+        Visit.objects.filter(alert_after__gt=now - DEADLINE_LOOKBACK)
+        .filter(ladder_postponed())
+        .aggregate(count=Count("pk"), since=Min("due_at"))
+    )
+    since = [moment for moment in (failing["since"], postponed["since"]) if moment is not None]
+    return {
+        "escalations": failing["count"],
+        "visits": postponed["count"],
+        "late_since": min(since, default=None),
+    }
