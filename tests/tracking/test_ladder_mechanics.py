@@ -423,3 +423,16 @@ def test_healthz_reports_failing_ladders_and_fails_once_one_is_five_minutes_late
         "not start; the oldest is 5 min late",
     }
     assert ladder_health(client, now + 10 * MINUTE + SECOND)["ok"] is False
+
+
+def test_a_grace_period_changed_in_the_admin_moves_the_alert_too(client, team, book, now):
+    from tests.factories import UserFactory
+    from tests.homevisits.test_admin import policy_form_data
+
+    visit = book(now)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    url = reverse("admin:homevisits_teampolicy_change", args=[team.policy.pk])
+    response = client.post(url, policy_form_data(team.policy, grace_period="00:05:00"))
+    assert response.status_code == 302
+    visit.refresh_from_db()
+    assert visit.alert_after == now + 5 * MINUTE
