@@ -40,7 +40,7 @@ def missed_deadlines(*, now: datetime, limit: int) -> list[Visit]:
         monitored(candidates)
         .select_related("team__policy", "lead_worker__staff_profile", "household")
         .prefetch_related("team__policy__office_hours")
-        .order_by("alert_after", "pk")[:limit]
+        .order_by("alert_after")[:limit]
     )
 
 
