@@ -92,6 +92,7 @@ def run() -> list[str]:
                 starts_at=starts_at,
                 ends_at=starts_at + timedelta(hours=1),
                 due_at=starts_at + timedelta(hours=1),
+                alert_after=starts_at + timedelta(hours=1),
                 status="completed",
             )
         )

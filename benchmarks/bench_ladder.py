@@ -80,11 +80,12 @@ def _add_history(world, rows: int) -> None:
             """
             INSERT INTO visits_visit (
                 team_id, household_id, lead_worker_id, booked_by_id, purpose, kind, announced,
-                starts_at, ends_at, due_at, left_at, after_plan, contact_number, venue,
+                starts_at, ends_at, due_at, alert_after, left_at, after_plan, contact_number, venue,
                 concern_raised, concern_reason, status, status_reason, rescheduled, outcome_note,
                 case_record_reference, created_at, updated_at, sequence)
             SELECT %s, %s, %s, %s, 'History', 'planned', true,
                    t, t + interval '1 hour', t + interval '1 hour', t + interval '1 hour',
+                   t + interval '1 hour',
                    'going_home', '', '', false, '', 'completed', '', false, '', '', t, t, 0
             FROM (SELECT now() - (n * interval '17 minutes') - interval '2 days' AS t
                   FROM generate_series(1, %s) AS n) AS series
@@ -155,7 +156,10 @@ def _end_to_end_latency(world, count: int = 200, spread_seconds: int = 150):
     ids = [v.pk for v in visits]
     shift = booked_for - (timezone.now() + timedelta(seconds=20))
     Visit.objects.filter(pk__in=ids).update(
-        starts_at=F("starts_at") - shift, ends_at=F("ends_at") - shift, due_at=F("due_at") - shift
+        starts_at=F("starts_at") - shift,
+        ends_at=F("ends_at") - shift,
+        due_at=F("due_at") - shift,
+        alert_after=F("alert_after") - shift,
     )
     process = start_celery_worker_with_beat(
         schedule_path="/tmp/homevisits-bench-beat", sweep_every=2.0, quiet=True

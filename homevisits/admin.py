@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from . import services
 from .models import ApiToken, AuditEvent, Membership, OfficeHours, StaffProfile, Team, TeamPolicy
 
 
@@ -21,6 +22,11 @@ class TeamAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [TeamPolicyInline, MembershipInline]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if hasattr(form.instance, "policy"):
+            services.policy_followers_update(policy=form.instance.policy)
 
     @admin.display(description="members")
     def member_count(self, team):
@@ -45,6 +51,10 @@ class TeamPolicyAdmin(admin.ModelAdmin):
     ]
     list_filter = ["pairs_only", "case_record_system", "monitor_all_visits"]
     inlines = [OfficeHoursInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.policy_followers_update(policy=obj)
 
 
 @admin.register(Membership)

@@ -86,6 +86,7 @@ def team_policy_update(
         OfficeHours(policy=policy, weekday=day, opens_at=opens, closes_at=closes)
         for day, (opens, closes) in sorted(open_days.items())
     )
+    policy_followers_update(policy=policy)
     return policy
 
 
@@ -102,6 +103,14 @@ def _refuse_nobody_to_alert(team: Team, policy: TeamPolicy, now: datetime) -> No
                 "with a mobile or email, or add a manager to the team first."
             }
         )
+
+
+def policy_followers_update(*, policy: TeamPolicy) -> None:
+    """Apps above this one keep values derived from the policy (visits stores each visit's
+    alert time, its deadline plus the grace period). They are listed in settings, because this
+    app may not import them, and called here, in the same transaction as the change."""
+    for dotted_path in settings.TEAM_POLICY_FOLLOWERS:
+        import_string(dotted_path)(policy=policy)
 
 
 def audit_record(

@@ -96,10 +96,16 @@ ROOT_URLCONF = "homevisits.urls"
 # Each app above homevisits lists its pages in the navigation through one of these callables.
 API_ROUTERS = {"/visits": "visits.api.router", "/tracking": "tracking.api.router"}
 # Extra checks that /healthz runs, by name; each returns a homevisits.selectors.HealthCheck.
-HEALTH_CHECKS = {"sweep": "tracking.health.sweep_heartbeat"}
 # Whether a team has monitored visits still to come, asked before its settings may leave it
 # with nobody to alert (homevisits cannot import the apps above it).
 MONITORED_VISITS_CHECK = "tracking.selectors.has_monitored_visits"
+HEALTH_CHECKS = {
+    "sweep": "tracking.health.sweep_heartbeat",
+    "ladder": "tracking.health.ladder_errors",
+}
+# Services of higher apps that re-derive what they store from a team's policy, called by
+# homevisits.services.team_policy_update inside its transaction (keyword argument `policy`).
+TEAM_POLICY_FOLLOWERS = ["visits.services.visit_alerts_follow_policy"]
 NAVIGATION_EXTENSIONS = [
     "tracking.navigation.nav_items",
     "visits.navigation.nav_items",

@@ -94,9 +94,17 @@ def manager_alert(
         else ""
     )
     return (
-        f"homevisits {opening}. {who}Worker's phone: {contact}. "
+        f"homevisits {opening}. {who}{_late(escalation)}Worker's phone: {contact}. "
         f"Details and next of kin: {console_link(escalation)}"
     )
+
+
+def _late(escalation: Escalation) -> str:
+    """A ladder that caught up after an outage says how late this alert is."""
+    late_by = getattr(escalation, "late_by", None)  # set by the ladder as it takes the step
+    if not late_by:
+        return ""
+    return f"This alert is {round(late_by.total_seconds() / 60)} min late. "
 
 
 def help_call_prompt(escalation: Escalation) -> str:

@@ -178,6 +178,13 @@ class Escalation(models.Model):
     )
     police_reference = models.CharField(max_length=40, blank=True)
     resolution_note = models.CharField(max_length=500, blank=True)
+    # A step that raised is retried with a growing pause (next_action_at is pushed back), so
+    # that it never holds back the others; the board and /healthz show it meanwhile.
+    failures = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    step_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="While retrying: when the pending step fell due."
+    )
 
     class Meta:
         ordering = ["-opened_at"]
@@ -233,12 +240,21 @@ class Escalation(models.Model):
         return f"{self.get_outcome_display()} ({detail})" if detail else self.get_outcome_display()
 
 
+class SkipReason(models.TextChoices):
+    SWEEP_DOWN = "sweep_down", "missed: the sweep was not running"
+    RECORDED_LATE = "recorded_late", "missed: the deadline was recorded after it had passed"
+    LADDER_ERROR = "ladder_error", "missed: an error held the ladder back"
+
+
 class EscalationStep(models.Model):
-    """Proof that a step happened, once: the unique constraint makes a second one impossible."""
+    """Proof that a step happened, once: the unique constraint makes a second one impossible.
+    A contact attempt whose time had passed when the ladder caught up (after an outage, or a
+    deadline recorded late) is kept as missed, with the reason, and was never sent."""
 
     escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="steps")
     step = models.PositiveSmallIntegerField(choices=Step.choices)
-    at = models.DateTimeField()
+    at = models.DateTimeField(help_text="When it was taken; for a missed step, when it fell due.")
+    skipped_reason = models.CharField(max_length=16, choices=SkipReason.choices, blank=True)
 
     class Meta:
         ordering = ["at", "step"]

@@ -60,6 +60,9 @@ class Visit(models.Model):
     # The deadline that tracking watches: the expected return time if the worker is going back
     # to the office, otherwise the expected finish. Kept up to date by the services.
     due_at = models.DateTimeField()
+    # When the ladder starts if nobody has checked in: due_at plus the team's grace period.
+    # Stored (and indexed) so that the sweep selects exactly the visits that are overdue.
+    alert_after = models.DateTimeField()
     arrived_at = models.DateTimeField(null=True, blank=True)
     left_at = models.DateTimeField(null=True, blank=True)
 
@@ -118,6 +121,11 @@ class Visit(models.Model):
                 fields=["due_at"],
                 condition=Q(status__in=["booked", "in_progress"], left_at__isnull=True),
                 name="visit_out_due_idx",
+            ),
+            models.Index(
+                fields=["alert_after"],
+                condition=Q(status__in=["booked", "in_progress"], left_at__isnull=True),
+                name="visit_out_alert_idx",
             ),
             models.Index(fields=["team", "starts_at"]),
             models.Index(fields=["lead_worker", "starts_at"]),

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import OuterRef, Prefetch, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from homevisits.dates import london_day_bounds
@@ -28,11 +28,29 @@ from .models import (
     VisitStatus,
 )
 
+# What makes a visit high risk, and which visits the escalation ladder watches, defined once.
+# Both read `household_flagged`, which the functions below add to the query.
+HIGH_RISK = Q(household_flagged=True) | Q(concern_raised=True)
+MONITORED = HIGH_RISK | Q(team__policy__monitor_all_visits=True)
+
 
 def with_high_risk(visits: QuerySet) -> QuerySet:
     return visits.annotate(household_flagged=flagged(OuterRef("household"))).annotate(
-        is_high_risk=Q(household_flagged=True) | Q(concern_raised=True)
+        is_high_risk=HIGH_RISK
     )
+
+
+def with_monitoring(visits: QuerySet) -> QuerySet:
+    """Annotate is_high_risk and is_monitored (a flagged household, a raised concern, or a
+    team that watches every visit)."""
+    return with_high_risk(visits).annotate(
+        is_monitored=ExpressionWrapper(MONITORED, output_field=BooleanField())
+    )
+
+
+def monitored(visits: QuerySet) -> QuerySet:
+    """Only the visits the escalation ladder watches."""
+    return visits.alias(household_flagged=flagged(OuterRef("household"))).filter(MONITORED)
 
 
 def _with_people(visits: QuerySet) -> QuerySet:

@@ -9,10 +9,10 @@ from datetime import date, datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import DurationField, F, Q, Value
 from django.utils import timezone
 
-from homevisits.models import Role, Team, TeamKind
+from homevisits.models import Role, Team, TeamKind, TeamPolicy
 from homevisits.people import person_name
 from homevisits.phone import normalise_uk_phone
 from homevisits.selectors import has_capability, role_in
@@ -344,7 +344,7 @@ def _apply(visit: Visit, details: VisitDetails, now: datetime) -> None:
     visit.return_by = (
         details.return_by if details.after_plan == AfterVisitPlan.RETURN_TO_OFFICE else None
     )
-    visit.due_at = visit.return_by or visit.ends_at
+    _set_deadline(visit, visit.return_by or visit.ends_at, grace=visit.team.policy.grace_period)
     visit.concern_reason = details.concern_reason if details.concern_raised else ""
     visit.contact_number = (
         normalise_uk_phone(details.contact_number)
@@ -355,6 +355,29 @@ def _apply(visit: Visit, details: VisitDetails, now: datetime) -> None:
         visit.risk_recheck_confirmed_at = now
     if details.hazards_acknowledged and visit.hazards_acknowledged_at is None:
         visit.hazards_acknowledged_at = now
+
+
+def _set_deadline(visit: Visit, due_at: datetime, *, grace: timedelta) -> None:
+    """The deadline tracking watches, and when its ladder starts: every change of either goes
+    through here, so the sweep's stored alert time never drifts from the deadline."""
+    visit.due_at = due_at
+    visit.alert_after = due_at + grace
+
+
+@transaction.atomic
+def visit_alerts_follow_policy(*, policy: TeamPolicy) -> int:
+    """The team's grace period changed: move the alert time of every visit still out.
+    homevisits' team_policy_update calls this (settings.TEAM_POLICY_FOLLOWERS)."""
+    return Visit.objects.filter(
+        team_id=policy.team_id, status__in=OPEN_STATUSES, left_at__isnull=True
+    ).update(alert_after=F("due_at") + Value(policy.grace_period, DurationField()))
+
+
+@transaction.atomic
+def visit_alert_postpone(*, visit: Visit, until: datetime) -> None:
+    """Tracking could not start the visit's ladder: it tries again at `until`, not on every
+    sweep ahead of the visits it can start. The deadline itself stays as it is."""
+    Visit.objects.filter(pk=visit.pk).update(alert_after=until)
 
 
 @transaction.atomic
@@ -626,9 +649,12 @@ def visit_extend(*, visit: Visit, actor, new_end: datetime, reason: str, now: da
     visit.ends_at = new_end
     if visit.return_by is not None:
         visit.return_by += shift
-    visit.due_at = visit.return_by or visit.ends_at
+    grace = TeamPolicy.objects.values_list("grace_period", flat=True).get(team_id=visit.team_id)
+    _set_deadline(visit, visit.return_by or visit.ends_at, grace=grace)
     visit.sequence += 1
-    visit.save(update_fields=["ends_at", "return_by", "due_at", "sequence", "updated_at"])
+    visit.save(
+        update_fields=["ends_at", "return_by", "due_at", "alert_after", "sequence", "updated_at"]
+    )
     local = timezone.localtime(new_end)
     _log(visit, actor, now, f"Extended to {local:%H:%M}" + (f": {reason}" if reason else ""))
     return visit

@@ -384,8 +384,10 @@ def test_a_crash_mid_step_loses_nothing_holds_back_no_one_and_is_retried_once(
     assert "the next sweep retries it" in caplog.text
 
     monkeypatch.setattr(services.ladder, "_step_notifications", real_notifications)
-    services.sweep(now=now + SECOND)
-    services.sweep(now=now + 2 * SECOND)
+    retry = now + services.ladder.RETRY_FIRST_AFTER  # not first on every sweep meanwhile
+    assert services.sweep(now=retry - SECOND).opened == 0
+    assert services.sweep(now=retry).opened == 1
+    services.sweep(now=retry + SECOND)
     assert EscalationStep.objects.filter(step=1).count() == 2  # once each
     assert Notification.objects.filter(escalation__visit=poisoned).count() == 3
 

@@ -4,8 +4,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import (
+    BooleanField,
     Count,
     Exists,
+    ExpressionWrapper,
     Max,
     OuterRef,
     Q,
@@ -15,6 +17,7 @@ from django.db.models import (
 from homevisits.dates import london_clock, london_day_bounds
 from homevisits.people import person_name
 from visits.models import OPEN_STATUSES, Visit, VisitStatus
+from visits.selectors import with_monitoring
 
 from ..models import (
     CheckIn,
@@ -31,7 +34,7 @@ from .days_out import (
     days_from,
     heard_and_chasing,
 )
-from .ladder import monitored_flag
+from .ladder import ladder_postponed
 
 # The tracking board
 
@@ -118,8 +121,8 @@ def _group(visit, escalation, now) -> int:
         return Group.NEED_HELP
     if escalation is not None and escalation.step >= 4:
         return Group.MANAGER_ALERTED
-    if escalation is not None:
-        return Group.LADDER
+    if escalation is not None or getattr(visit, "ladder_postponed", False):
+        return Group.LADDER  # a ladder that could not start is overdue all the same
     if visit.is_over:
         return (
             Group.CLOSED
@@ -152,6 +155,7 @@ BOARD_VISIT_FIELDS = [
     "status",
     "status_reason",
     "risk_recheck_confirmed_at",
+    "alert_after",
 ]
 
 
@@ -177,8 +181,11 @@ def board(*, teams, day, now: datetime) -> tuple[list[BoardRow], list[WorkerDay]
     start, _ = london_day_bounds(day)
     on_board = _board_visits(teams, day)
     visits = list(
-        monitored_flag(on_board)
-        .annotate(lead_worker_interval=chosen_interval_on(day, worker=OuterRef("lead_worker")))
+        with_monitoring(on_board)
+        .annotate(
+            lead_worker_interval=chosen_interval_on(day, worker=OuterRef("lead_worker")),
+            ladder_postponed=ExpressionWrapper(ladder_postponed(), output_field=BooleanField()),
+        )
         .select_related("household", "lead_worker")
         .only(*BOARD_VISIT_FIELDS)
         .order_by("due_at", "pk")

@@ -41,7 +41,7 @@ def escalation_timeline(*, escalation: Escalation) -> list[TimelineEntry]:
         TimelineEntry(c.at, f"Check-in: {c.get_kind_display()}", _check_in_detail(c))
         for c in _check_ins_around(escalation)
     ]
-    entries += [TimelineEntry(s.at, s.get_step_display()) for s in escalation.steps.all()]
+    entries += [_step_entry(s) for s in escalation.steps.all()]
     entries += [
         TimelineEntry(
             a.at,
@@ -68,6 +68,15 @@ def escalation_timeline(*, escalation: Escalation) -> list[TimelineEntry]:
             )
         )
     return sorted(entries, key=lambda entry: entry.at)
+
+
+def _step_entry(step) -> TimelineEntry:
+    """A step the ladder passed over (it caught up late) shows why, and that nothing was sent."""
+    if step.skipped_reason:
+        return TimelineEntry(
+            step.at, step.get_step_display(), step.get_skipped_reason_display(), problem=True
+        )
+    return TimelineEntry(step.at, step.get_step_display())
 
 
 def _check_ins_around(escalation: Escalation):

@@ -9,14 +9,13 @@ from django.utils import timezone
 from homevisits.dates import london_day_bounds
 from homevisits.models import Team
 from visits.models import Visit
-from visits.selectors import involving
+from visits.selectors import involving, with_monitoring
 
 from ..models import (
     CheckIn,
     DayOutInterval,
     Escalation,
 )
-from .ladder import monitored_flag
 
 # Days out: interval phone-ins between visits
 
@@ -43,7 +42,7 @@ def days_out(*, now: datetime, teams=None, worker=None) -> list[WorkerDay]:
     """Everyone out today whose team asks for interval phone-ins: workers with a monitored
     visit today, or everyone if the policy says so. A handful of queries for any number."""
     start, end = london_day_bounds(timezone.localdate(now))
-    visits = monitored_flag(
+    visits = with_monitoring(
         Visit.objects.filter(
             starts_at__gte=start,
             starts_at__lt=end,

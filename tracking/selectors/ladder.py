@@ -2,20 +2,12 @@
 
 from datetime import datetime, timedelta
 
-from django.db.models import (
-    BooleanField,
-    Exists,
-    ExpressionWrapper,
-    OuterRef,
-    Prefetch,
-    Q,
-    QuerySet,
-)
+from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet
 
 from homevisits.models import Team
 from homevisits.selectors import teams_where
-from riskassess.selectors import flagged
 from visits.models import OPEN_STATUSES, Visit
+from visits.selectors import monitored
 
 from ..models import (
     ContactAttempt,
@@ -26,15 +18,6 @@ from ..models import (
     Notification,
 )
 from .duty import DEADLINE_LOOKBACK
-
-
-def monitored(visits: QuerySet) -> QuerySet:
-    """Visits the ladder watches: flagged household, a raised concern, or a team watching all."""
-    return visits.filter(
-        flagged(OuterRef("household"))
-        | Q(concern_raised=True)
-        | Q(team__policy__monitor_all_visits=True)
-    )
 
 
 def has_monitored_visits(*, team: Team, now: datetime) -> bool:
@@ -50,13 +33,14 @@ def has_monitored_visits(*, team: Team, now: datetime) -> bool:
 
 
 def missed_deadlines(*, now: datetime, limit: int) -> list[Visit]:
-    """Monitored visits still out whose deadline plus grace has passed and that have no
-    escalation for that deadline yet. Uses the partial index on visits still out."""
+    """Monitored visits still out whose alert time (deadline plus grace) has passed and that
+    have no escalation for that deadline yet, the most overdue first. The stored alert time
+    and its partial index keep visits still within their grace out of the batch."""
     candidates = Visit.objects.filter(
         status__in=OPEN_STATUSES,
         left_at__isnull=True,
-        due_at__lte=now,
-        due_at__gt=now - DEADLINE_LOOKBACK,
+        alert_after__lte=now,
+        alert_after__gt=now - DEADLINE_LOOKBACK,
     ).exclude(
         Exists(
             Escalation.objects.filter(visit=OuterRef("pk")).filter(
@@ -64,13 +48,12 @@ def missed_deadlines(*, now: datetime, limit: int) -> list[Visit]:
             )
         )
     )
-    visits = (
+    return list(
         monitored(candidates)
         .select_related("team__policy", "lead_worker__staff_profile", "household")
         .prefetch_related("team__policy__office_hours")
-        .order_by("due_at")[:limit]
+        .order_by("alert_after")[:limit]
     )
-    return [v for v in visits if v.due_at + v.team.policy.grace_period <= now]
 
 
 def due_escalation_ids(*, now: datetime, limit: int) -> list[tuple[int, int]]:
@@ -138,17 +121,30 @@ def escalation_for(*, user, pk: int) -> Escalation | None:
     )
 
 
-def monitored_flag(visits: QuerySet) -> QuerySet:
-    """Annotate is_monitored and is_high_risk, as the ladder decides them."""
-    return visits.annotate(
-        household_flagged=flagged(OuterRef("household")),
-        is_high_risk=ExpressionWrapper(
-            Q(household_flagged=True) | Q(concern_raised=True), output_field=BooleanField()
-        ),
-        is_monitored=ExpressionWrapper(
-            Q(household_flagged=True)
-            | Q(concern_raised=True)
-            | Q(team__policy__monitor_all_visits=True),
-            output_field=BooleanField(),
-        ),
+def ladder_postponed() -> Q:
+    """A visit still out whose ladder could not be started: its alert time was pushed back past
+    its deadline plus grace, and no ladder exists yet for that deadline."""
+    return Q(
+        status__in=OPEN_STATUSES,
+        left_at__isnull=True,
+        alert_after__gt=F("due_at") + F("team__policy__grace_period"),
+    ) & ~Exists(Escalation.objects.filter(visit=OuterRef("pk"), due_at=OuterRef("due_at")))
+
+
+def ladder_failures(*, now: datetime) -> dict:
+    """Ladders that are retrying after errors, and visits whose ladder could not start: how
+    many, and since when the oldest has been late. Two indexed probes for /healthz."""
+    failing = Escalation.objects.filter(closed_at__isnull=True, failures__gt=0).aggregate(
+        count=Count("pk"), since=Min("step_due_at")
     )
+    postponed = (
+        Visit.objects.filter(alert_after__gt=now - DEADLINE_LOOKBACK)
+        .filter(ladder_postponed())
+        .aggregate(count=Count("pk"), since=Min("due_at"))
+    )
+    since = [moment for moment in (failing["since"], postponed["since"]) if moment is not None]
+    return {
+        "escalations": failing["count"],
+        "visits": postponed["count"],
+        "late_since": min(since, default=None),
+    }

@@ -52,6 +52,7 @@ def _teams_of(worker) -> list[Team]:
     return [m.team for m in Membership.objects.filter(user=worker).select_related("team")]
 
 
+@transaction.atomic
 def checkin_record(
     *,
     visit: Visit | None,
@@ -64,7 +65,10 @@ def checkin_record(
     note: str = "",
 ) -> CheckIn:
     """A check-in at a visit, or (no visit) "still safe" between visits on a day out. Any
-    check-in resets the worker's interval clock and ends a ladder chasing a missed phone-in."""
+    check-in resets the worker's interval clock and ends a ladder chasing a missed phone-in.
+
+    One transaction: the check-in, the visit's change and the ladder's reaction commit
+    together, so a failure cannot leave a help call with no urgent ladder."""
     _check_recorder(visit, worker, recorded_by, channel)
     if visit is None and kind != CheckInKind.STILL_SAFE:
         raise ValidationError('Only a "still safe" check-in can be made between visits.')
@@ -80,19 +84,18 @@ def checkin_record(
         not visit.is_open or (visit.left_at is not None and kind != CheckInKind.NEED_HELP)
     ):
         raise ValidationError("This visit is already over.")
-    with transaction.atomic():
-        if visit is not None:
-            _update_visit(visit, kind, recorded_by, now, new_end, note)
-        check_in = CheckIn.objects.create(
-            visit=visit,
-            worker=worker,
-            recorded_by=recorded_by,
-            kind=kind,
-            channel=channel,
-            at=now,
-            new_end=new_end,
-            note=note[:300],
-        )
+    if visit is not None:
+        _update_visit(visit, kind, recorded_by, now, new_end, note)
+    check_in = CheckIn.objects.create(
+        visit=visit,
+        worker=worker,
+        recorded_by=recorded_by,
+        kind=kind,
+        channel=channel,
+        at=now,
+        new_end=new_end,
+        note=note[:300],
+    )
     _react_to_check_in(visit, worker, kind, channel, now)
     return check_in
 
@@ -147,15 +150,17 @@ def _raise_the_alarm(visit: Visit, worker, now: datetime) -> None:
     worker for a missed phone-in gives way to a new urgent one for this visit, so the manager
     is sent to where the worker is now."""
     current = selectors.open_escalation(visit=visit)
-    if current is not None:
-        if not escalation_jump_to_manager(current, now, urgent=True):
-            escalation_make_urgent(current, now)  # the manager already had a plain alert
-        return
-    missed_interval = selectors.open_escalation_for(worker=worker, cause=Cause.MISSED_INTERVAL)
-    if missed_interval is not None:
-        escalation_close(missed_interval, now, ClosedBy.SUPERSEDED)
-    escalation_open(visit=visit, now=now, urgent=True)
-    deliver_after_commit()
+    if current is None:
+        missed_interval = selectors.open_escalation_for(worker=worker, cause=Cause.MISSED_INTERVAL)
+        if missed_interval is not None:
+            escalation_close(missed_interval, now, ClosedBy.SUPERSEDED)
+        if escalation_open(visit=visit, now=now, urgent=True) is not None:
+            deliver_after_commit()
+            return
+        # A sweep opened this visit's ladder since we looked: raise that one instead.
+        current = selectors.open_escalation(visit=visit)
+    if not escalation_jump_to_manager(current, now, urgent=True):
+        escalation_make_urgent(current, now)  # the manager already had a plain alert
 
 
 def _react_to_check_in(visit: Visit | None, worker, kind: str, channel: str, now: datetime):

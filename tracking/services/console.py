@@ -25,6 +25,7 @@ from ..models import (
 from .ladder import escalation_close, escalation_jump_to_manager
 
 
+@transaction.atomic
 def attempt_record(
     *, escalation: Escalation, result: str, recorded_by, now: datetime
 ) -> ContactAttempt:

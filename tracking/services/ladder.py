@@ -10,13 +10,15 @@ step alerted).
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 
 from homevisits.models import TeamPolicy
 from homevisits.people import Contact
+from visits import services as visit_services
 from visits.models import Visit
 
 from .. import messages, selectors
@@ -29,6 +31,7 @@ from ..models import (
     Heartbeat,
     Notification,
     NotificationKind,
+    SkipReason,
     Step,
 )
 from .handover import handovers_take
@@ -37,6 +40,12 @@ from .outbox import deliver_after_commit, escalation_notification, escalation_no
 logger = logging.getLogger("homevisits.tracking")
 
 SWEEP_BATCH = 200
+# A row whose step raises is retried after a pause that doubles each time, up to a cap: still
+# retried, but never first on every sweep ahead of the rows that work.
+RETRY_FIRST_AFTER = timedelta(seconds=10)
+RETRY_AT_MOST_AFTER = timedelta(minutes=5)
+# A step taken this long after it fell due says so in its manager alert.
+LATE_AFTER = timedelta(minutes=1)
 
 STAND_DOWN_STEP = 0
 # Notifications of "I need help" pressed once the manager was already alerted.
@@ -82,7 +91,15 @@ def sweep(*, now: datetime, batch_size: int = SWEEP_BATCH) -> SweepResult:
         logger.exception("Opening escalations as a batch failed; opening them one by one")
         with transaction.atomic():
             for visit in missed:
-                opened += bool(_isolated(escalation_open, visit=visit, now=now, duties=duties))
+                opened += bool(
+                    _isolated(
+                        escalation_open,
+                        on_failure=lambda error, visit=visit: _opening_failed(visit, now),
+                        visit=visit,
+                        now=now,
+                        duties=duties,
+                    )
+                )
             for day in quiet:
                 opened += bool(
                     _isolated(
@@ -98,6 +115,9 @@ def sweep(*, now: datetime, batch_size: int = SWEEP_BATCH) -> SweepResult:
             advanced += bool(
                 _isolated(
                     escalation_advance,
+                    on_failure=lambda error, pk=escalation_id: escalation_failure_record(
+                        escalation_id=pk, error=error, now=now
+                    ),
                     escalation_id=escalation_id,
                     from_step=step,
                     now=now,
@@ -108,14 +128,57 @@ def sweep(*, now: datetime, batch_size: int = SWEEP_BATCH) -> SweepResult:
     return SweepResult(opened=opened, advanced=advanced)
 
 
-def _isolated(step_function, **kwargs):
-    """Run one escalation's step in a savepoint; if it fails, log it and let the next sweep
-    retry it, rather than let it hold back every other escalation in the batch."""
+def _isolated(step_function, *, on_failure=None, **kwargs):
+    """Run one escalation's step in a savepoint; if it fails, log it, record the failure (the
+    row is pushed back and retried later) and go on with the rest of the batch."""
     try:
         return step_function(**kwargs)  # each step function is atomic: a savepoint in here
-    except Exception:
+    except Exception as error:
         logger.exception("Escalation step failed; the next sweep retries it (%s)", kwargs)
+        if on_failure is not None:
+            try:
+                with transaction.atomic():
+                    on_failure(error)
+            except Exception:
+                logger.exception("Recording the failure failed too (%s)", kwargs)
         return None
+
+
+def retry_pause(failures: int) -> timedelta:
+    """How long a row that has failed `failures` times in a row waits before its next try."""
+    return min(RETRY_FIRST_AFTER * 2 ** max(failures - 1, 0), RETRY_AT_MOST_AFTER)
+
+
+def escalation_failure_record(*, escalation_id: int, error: Exception, now: datetime) -> None:
+    """The escalation's step raised: keep when it fell due, push its next try back, and keep
+    the error for the board and /healthz."""
+    with transaction.atomic():
+        escalation = (
+            Escalation.objects.filter(pk=escalation_id, closed_at__isnull=True)
+            .only("failures", "next_action_at", "step_due_at")
+            .first()
+        )
+        if escalation is None or escalation.next_action_at is None:
+            return
+        Escalation.objects.filter(pk=escalation_id).update(
+            failures=F("failures") + 1,
+            last_error=f"{type(error).__name__}: {error}"[:300],
+            step_due_at=escalation.step_due_at or escalation.next_action_at,
+            next_action_at=now + retry_pause(escalation.failures + 1),
+        )
+
+
+def _opening_failed(visit: Visit, now: datetime) -> None:
+    """A visit whose ladder could not open waits before the next try, so that it does not
+    take the head of every batch; the board and /healthz show it as late meanwhile."""
+    deferred_by = visit.alert_after - _alert_time(visit)
+    pause = min(max(2 * deferred_by, RETRY_FIRST_AFTER), RETRY_AT_MOST_AFTER)
+    visit_services.visit_alert_postpone(visit=visit, until=now + pause)
+
+
+def _alert_time(visit: Visit) -> datetime:
+    """When the visit's first step falls due, even if its opening has been postponed."""
+    return visit.due_at + visit.team.policy.grace_period
 
 
 def heartbeat_record(*, name: str, now: datetime, found: int = 0) -> None:
@@ -134,36 +197,93 @@ def escalation_open(
 
 def _new_escalation(visit: Visit, now: datetime, *, urgent: bool) -> Escalation:
     policy = visit.team.policy
-    step = Step.MANAGER if urgent else Step.ATTEMPT_1
-    scheduled = now if urgent else visit.due_at + policy.grace_period
-    return Escalation(
+    scheduled = now if urgent else _alert_time(visit)
+    escalation = Escalation(
         visit=visit,
         worker=visit.lead_worker,
         team=visit.team,
         due_at=now if urgent else visit.due_at,
         opened_at=now,
-        step=step,
         urgent=urgent,
         out_of_hours=not selectors.in_office_hours(team=visit.team, at=scheduled),
-        next_action_at=next_action_after(step=step, policy=policy, base=scheduled),
     )
+    first = Step.MANAGER if urgent else Step.ATTEMPT_1
+    postponed = not urgent and visit.alert_after > scheduled
+    return _catch_up(escalation, first, scheduled, policy, now, postponed=postponed)
 
 
 def _new_interval_escalation(day: selectors.WorkerDay, now: datetime) -> Escalation:
     """A missed interval phone-in: the same ladder, about the worker rather than a visit."""
     policy = day.team.policy
     scheduled = day.next_deadline + policy.grace_period
-    return Escalation(
+    escalation = Escalation(
         cause=Cause.MISSED_INTERVAL,
         visit=None,
         worker=day.worker,
         team=day.team,
         due_at=day.next_deadline,
         opened_at=now,
-        step=Step.ATTEMPT_1,
         out_of_hours=not selectors.in_office_hours(team=day.team, at=scheduled),
-        next_action_at=next_action_after(step=Step.ATTEMPT_1, policy=policy, base=scheduled),
     )
+    return _catch_up(escalation, Step.ATTEMPT_1, scheduled, policy, now)
+
+
+def _catch_up(escalation, step, due, policy, now, *, postponed=False) -> Escalation:
+    """Set the escalation on the step due now, counting from `step` falling due at `due`. The
+    steps it passes over are kept on `escalation.due_steps` (with when each fell due), so that
+    the step records say which were missed; only the current step's messages go out."""
+    due_steps = _due_steps(step, due, policy, now, acknowledged=escalation.acknowledged_at)
+    escalation.step, current_due = due_steps[-1]
+    escalation.next_action_at = _next_unless_acknowledged(escalation, escalation.step, current_due)
+    escalation.due_steps = due_steps
+    escalation.postponed = postponed
+    return escalation
+
+
+def _due_steps(step, due, policy, now, *, acknowledged) -> list[tuple[int, datetime]]:
+    """`step`, due at `due`, and every later step that has also fallen due by `now`."""
+    found = [(step, due)]
+    while not (step == Step.MANAGER and acknowledged):
+        following = next_action_after(step=step, policy=policy, base=due)
+        if following is None or following > now:
+            break
+        step, due = step + 1, following
+        found.append((step, due))
+    return found
+
+
+def _step_records(escalation, now, duty) -> tuple[list[EscalationStep], list[Notification]]:
+    """The records of the steps in `escalation.due_steps`, and the messages to send. A contact
+    attempt whose time has passed is recorded as missed, with the reason, and sends nothing: a
+    "please check in" and a "call the worker" for each would arrive together. A manager's
+    alert is always sent (the backup's says the manager did not acknowledge), saying how late."""
+    due_steps = escalation.due_steps
+    current = due_steps[-1][0]
+    passed = [(step, due) for step, due in due_steps if step != current and step <= Step.ATTEMPT_3]
+    reason = _skip_reason(escalation, first_due=passed[0][1]) if passed else ""
+    steps = [
+        EscalationStep(escalation=escalation, step=step, at=due, skipped_reason=reason)
+        for step, due in passed
+    ]
+    notifications = []
+    for step, due in due_steps:
+        if (step, due) in passed:
+            continue
+        steps.append(EscalationStep(escalation=escalation, step=step, at=now))
+        # Read by messages.manager_alert: how long after its time this alert goes out.
+        escalation.late_by = now - due if now - due >= LATE_AFTER else None
+        notifications += _step_notifications(escalation, step, now, duty)
+    return steps, notifications
+
+
+def _skip_reason(escalation, *, first_due: datetime) -> str:
+    if escalation.failures or getattr(escalation, "postponed", False):
+        return SkipReason.LADDER_ERROR
+    last_sweep = Heartbeat.objects.filter(name="sweep").values_list("last_run_at", flat=True)
+    last_run_at = last_sweep.first()
+    if last_run_at is not None and last_run_at >= first_due:
+        return SkipReason.RECORDED_LATE  # the sweep ran since, and the deadline was not there
+    return SkipReason.SWEEP_DOWN
 
 
 def _open_many(escalations: list[Escalation], now: datetime, duties: dict) -> int:
@@ -173,14 +293,13 @@ def _open_many(escalations: list[Escalation], now: datetime, duties: dict) -> in
     record and notifications."""
     with transaction.atomic():
         created = _insert_skipping_conflicts(escalations)
-        EscalationStep.objects.bulk_create(
-            EscalationStep(escalation=e, step=e.step, at=now) for e in created
-        )
-        Notification.objects.bulk_create(
-            notification
-            for e in created
-            for notification in _step_notifications(e, e.step, now, _duty(e.team, now, duties))
-        )
+        steps, notifications = [], []
+        for escalation in created:
+            more_steps, more = _step_records(escalation, now, _duty(escalation.team, now, duties))
+            steps += more_steps
+            notifications += more
+        EscalationStep.objects.bulk_create(steps)
+        Notification.objects.bulk_create(notifications)
     return len(created)
 
 
@@ -190,7 +309,7 @@ def _open_one(*, escalation: Escalation, now: datetime, duties: dict | None = No
     try:
         with transaction.atomic():
             escalation.save()
-            _take_step(escalation, escalation.step, now, duty=_duty(escalation.team, now, duties))
+            _take_steps(escalation, now, duty=_duty(escalation.team, now, duties))
     except IntegrityError:
         return None
     return escalation
@@ -227,25 +346,29 @@ def _insert_skipping_conflicts(escalations: list[Escalation]) -> list[Escalation
 def escalation_advance(
     *, escalation_id: int, from_step: int, now: datetime, duties: dict | None = None
 ) -> bool:
-    """Claim the next step by compare-and-set; True only for the one caller that took it."""
+    """Claim the next step by compare-and-set; True only for the one caller that took it. If
+    later steps have fallen due too (the sweep was down), it takes the latest of them."""
     with transaction.atomic():
         escalation = Escalation.objects.select_related(
             "team__policy", "visit", "worker__staff_profile"
         ).get(pk=escalation_id)
         if escalation.step != from_step or escalation.next_action_at is None:
             return False
-        to_step = from_step + 1
-        scheduled = escalation.next_action_at
+        due = escalation.step_due_at or escalation.next_action_at  # pushed back by retries
+        policy = escalation.team.policy
+        _catch_up(escalation, from_step + 1, due, policy, now)
         claimed = Escalation.objects.filter(
             pk=escalation_id, step=from_step, closed_at__isnull=True
         ).update(
-            step=to_step,
-            next_action_at=_next_unless_acknowledged(escalation, to_step, scheduled),
+            step=escalation.step,
+            next_action_at=escalation.next_action_at,
+            failures=0,
+            last_error="",
+            step_due_at=None,
         )
         if not claimed:
             return False
-        escalation.step = to_step
-        _take_step(escalation, to_step, now, duty=_duty(escalation.team, now, duties))
+        _take_steps(escalation, now, duty=_duty(escalation.team, now, duties))
         return True
 
 
@@ -264,11 +387,15 @@ def escalation_jump_to_manager(escalation: Escalation, now: datetime, *, urgent:
             step=Step.MANAGER,
             urgent=urgent or escalation.urgent,
             next_action_at=now + escalation.team.policy.backup_escalation_delay,
+            failures=0,
+            last_error="",
+            step_due_at=None,
         )
         if not claimed:
             return False
         escalation.refresh_from_db()
-        _take_step(escalation, Step.MANAGER, now, duty=_duty(escalation.team, now, None))
+        escalation.due_steps = [(Step.MANAGER, now)]
+        _take_steps(escalation, now, duty=_duty(escalation.team, now, None))
         deliver_after_commit()
         return True
 
@@ -281,9 +408,10 @@ def _duty(team, now: datetime, duties: dict | None) -> selectors.Duty:
     return duties[team.pk]
 
 
-def _take_step(escalation: Escalation, step: int, now: datetime, *, duty: selectors.Duty) -> None:
-    EscalationStep.objects.create(escalation=escalation, step=step, at=now)
-    Notification.objects.bulk_create(_step_notifications(escalation, step, now, duty))
+def _take_steps(escalation: Escalation, now: datetime, *, duty: selectors.Duty) -> None:
+    steps, notifications = _step_records(escalation, now, duty)
+    EscalationStep.objects.bulk_create(steps)
+    Notification.objects.bulk_create(notifications)
 
 
 def _step_notifications(escalation, step, now, duty) -> list[Notification]:
