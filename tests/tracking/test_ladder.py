@@ -259,6 +259,38 @@ def test_i_need_help_during_an_open_ladder_jumps_it_to_the_manager(book, staff, 
     assert escalation.urgent and [s for s, _ in steps_of(escalation)] == [1, 4]
 
 
+def test_a_help_call_in_the_same_instant_as_a_resolved_one_still_opens_an_urgent_ladder(
+    book, staff, now
+):
+    """Found by the ladder's property test: the second call could not open its ladder (the
+    resolved one held that very moment) and was left with none."""
+    visit = book(now + timedelta(hours=1))
+
+    def need_help():
+        services.checkin_record(
+            visit=visit,
+            worker=staff["worker"],
+            recorded_by=staff["worker"],
+            kind=CheckInKind.NEED_HELP,
+            channel=Channel.WEB,
+            now=now,
+        )
+
+    need_help()
+    services.escalation_resolve(
+        escalation=Escalation.objects.get(),
+        manager=staff["manager"],
+        outcome="police_involved",
+        police_reference="CAD 1",
+        now=now,
+    )
+    visit.refresh_from_db()
+    need_help()
+    second = Escalation.objects.get(closed_at__isnull=True)
+    assert second.urgent and second.step == Step.MANAGER
+    assert sent(second, NotificationKind.MANAGER_ALERT)
+
+
 def test_acknowledging_stops_the_backup_alert(book, staff, now):
     book(now)
     for moment in [now, now + 5 * MINUTE, now + 10 * MINUTE, now + 15 * MINUTE]:

@@ -26,6 +26,8 @@ from tracking.models import (
     Step,
 )
 
+from .conftest import OFFICE_NOON
+
 MINUTE = timedelta(minutes=1)
 SECOND = timedelta(seconds=1)
 
@@ -133,10 +135,10 @@ def other_team_visit(other_team, book, now):
     return lambda due_at: book(due_at, household=household, lead_worker=worker)
 
 
-def set_grace(team, grace):
+def set_grace(team, grace, *, now=OFFICE_NOON):
     policy = team.policy
     open_days = {h.weekday: (h.opens_at, h.closes_at) for h in policy.office_hours.all()}
-    team_policy_update(policy=policy, changes={"grace_period": grace}, open_days=open_days)
+    team_policy_update(policy=policy, changes={"grace_period": grace}, open_days=open_days, now=now)
 
 
 def test_visits_still_within_their_grace_cannot_fill_the_batch_ahead_of_an_overdue_visit(

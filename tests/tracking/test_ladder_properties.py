@@ -39,6 +39,7 @@ from tracking.models import (
 )
 from visits import services as visit_services
 from visits.models import Visit
+from visits.selectors import monitored as monitored_visits
 
 from .conftest import OFFICE_NOON
 
@@ -276,7 +277,7 @@ class Ladder(RuleBasedStateMachine):
         """A monitored visit past its deadline (with grace) and not closed has a ladder for
         that deadline (or one still open) once the sweep has run."""
         monitored = set(
-            selectors.monitored(Visit.objects.filter(pk__in=self.visit_ids)).values_list(
+            monitored_visits(Visit.objects.filter(pk__in=self.visit_ids)).values_list(
                 "pk", flat=True
             )
         )

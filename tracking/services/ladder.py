@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Max
 
 from homevisits.models import TeamPolicy
 from homevisits.people import Contact
@@ -192,7 +192,17 @@ def escalation_open(
 ) -> Escalation | None:
     """Start the ladder for the visit's current deadline; None if another caller already did."""
     escalation = _new_escalation(visit, now, urgent=urgent)
+    if urgent:
+        escalation.due_at = _free_help_moment(visit, now)
     return _open_one(escalation=escalation, now=now, duties=duties)
+
+
+def _free_help_moment(visit: Visit, now: datetime) -> datetime:
+    """A help call's ladder is keyed by the moment of the call. If a closed ladder of this visit
+    already holds that very instant (a second call in the same microsecond, after the first was
+    closed), the new one takes the next microsecond, so that a help call can always open."""
+    taken = Escalation.objects.filter(visit=visit, due_at__gte=now).aggregate(latest=Max("due_at"))
+    return now if taken["latest"] is None else taken["latest"] + timedelta(microseconds=1)
 
 
 def _new_escalation(visit: Visit, now: datetime, *, urgent: bool) -> Escalation:
