@@ -317,6 +317,79 @@ def test_i_need_help_after_the_manager_was_alerted_raises_the_alarm_again_urgent
     assert not Notification.objects.filter(created_at=now + 17 * MINUTE).exists()
 
 
+def test_the_backup_after_the_office_closes_is_the_out_of_hours_manager_not_nobody(
+    team, book, staff, now
+):
+    """The day's manager was alerted at 16:55 and did not answer; at 17:05 the office has
+    closed and the out-of-hours manager, who is the rota's backup, must get the backup alert
+    (they were never alerted; they were wrongly counted as alerted for being on duty)."""
+    type(staff["backup"]).objects.filter(pk=staff["backup"].pk).update(is_active=False)
+    DutyRota.objects.filter(team=team).update(backup_manager=staff["night"])
+    deadline = now.replace(hour=16, minute=40)
+    book(deadline)
+    run_ladder(deadline, [0, 5, 10, 15, 25])
+    assert sent(NotificationKind.MANAGER_ALERT) >= {("Manager", "", "in_app", "")}
+    backups = sent(NotificationKind.BACKUP_ALERT)
+    assert {name for name, *_ in backups} == {"Night"}
+
+
+def test_reaching_a_worker_who_needs_help_after_the_manager_step_raises_it_urgently(
+    book, staff, now
+):
+    visit = book(now)
+    run_ladder(now)
+    escalation = Escalation.objects.get(visit=visit)
+    services.attempt_record(
+        escalation=escalation,
+        result="needs_help",
+        recorded_by=staff["duty"],
+        now=now + 16 * MINUTE,
+    )
+    escalation.refresh_from_db()
+    assert escalation.urgent
+    alerted = Notification.objects.filter(escalation=escalation, created_at=now + 16 * MINUTE)
+    assert ("Manager", "sms") in set(alerted.values_list("recipient__first_name", "channel"))
+
+
+def test_a_help_call_racing_a_close_opens_a_new_urgent_ladder_rather_than_none(
+    book, staff, now, monkeypatch
+):
+    """The ladder was read as open, then closed by someone else before the alarm could raise
+    it: the help call must open its own urgent ladder, not be recorded with no alarm."""
+    visit = book(now)
+    services.sweep(now=now)
+    ladder = Escalation.objects.get(visit=visit)
+    real_raise = services.ladder.escalation_raise_urgently
+
+    def closed_first(escalation, at):
+        services.escalation_close(escalation, at, "reached_safe")
+        return real_raise(escalation, at)
+
+    monkeypatch.setattr(services.checkins, "escalation_raise_urgently", closed_first)
+    check_in(visit, staff["worker"], CheckInKind.NEED_HELP, now + MINUTE)
+    ladder.refresh_from_db()
+    urgent = Escalation.objects.get(visit=visit, closed_at__isnull=True)
+    assert ladder.closed_at is not None and urgent.urgent
+    assert sent(NotificationKind.MANAGER_ALERT, escalation=urgent)
+
+
+def test_acknowledging_before_a_failed_third_attempt_does_not_wake_the_backup(book, staff, now):
+    visit = book(now)
+    run_ladder(now, [0, 5, 10])
+    escalation = Escalation.objects.get(visit=visit)
+    services.escalation_acknowledge(
+        escalation=escalation, manager=staff["manager"], now=now + 11 * MINUTE
+    )
+    escalation.refresh_from_db()
+    services.attempt_record(
+        escalation=escalation, result="no_answer", recorded_by=staff["duty"], now=now + 12 * MINUTE
+    )
+    escalation.refresh_from_db()
+    assert escalation.step == 4 and escalation.next_action_at is None
+    run_ladder(now, [40, 60])
+    assert not sent(NotificationKind.BACKUP_ALERT)
+
+
 @pytest.mark.parametrize("extra_managers", [0, 10])
 def test_the_full_board_page_with_who_alerts_reach_runs_a_bounded_number_of_queries(
     client, team, book, staff, now, extra_managers, django_assert_max_num_queries

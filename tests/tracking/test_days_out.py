@@ -255,6 +255,24 @@ def test_a_worker_presses_i_need_help_while_chased_for_a_phone_in(day_of_two_vis
     assert urgent.urgent and urgent.step == Step.MANAGER
 
 
+def test_those_a_replaced_phone_in_alert_reached_are_pointed_at_the_urgent_one(
+    day_of_two_visits, staff
+):
+    """The urgent alert reaches whoever is on duty now, not necessarily everyone the missed
+    phone-in alert had reached: they are stood down, pointed at the urgent alert."""
+    _, second = day_of_two_visits
+    services.sweep(now=at(12))
+    check_in(staff, second, CheckInKind.NEED_HELP, at(12, 2))
+    replaced, urgent = interval_ladders().get(), Escalation.objects.get(visit=second)
+    stand_downs = Notification.objects.filter(escalation=replaced, kind=NotificationKind.STAND_DOWN)
+    assert {n.recipient for n in stand_downs} == {staff["duty"]}
+    assert all(f"/tracking/escalations/{urgent.pk}/" in n.body for n in stand_downs)
+    # The worker has just pressed "I need help": no receipt about the old alert.
+    assert not Notification.objects.filter(
+        escalation=replaced, kind=NotificationKind.CONFIRMATION
+    ).exists()
+
+
 def test_the_console_shows_a_missed_phone_in_with_the_days_visits(client, day_of_two_visits, staff):
     services.sweep(now=at(12))
     with time_machine.travel(at(12, 1), tick=False):

@@ -404,10 +404,10 @@ def test_a_crash_mid_step_loses_nothing_holds_back_no_one_and_is_retried_once(
     poisoned, healthy = book(now), book(now, lead_worker=colleague())
     real_notifications = services.ladder._step_notifications
 
-    def crash_for_one_visit(escalation, *args):
+    def crash_for_one_visit(escalation, *args, **kwargs):
         if escalation.visit_id == poisoned.pk:
             raise RuntimeError("worker killed mid-step")
-        return real_notifications(escalation, *args)
+        return real_notifications(escalation, *args, **kwargs)
 
     monkeypatch.setattr(services.ladder, "_step_notifications", crash_for_one_visit)
     services.sweep(now=now)

@@ -306,10 +306,10 @@ def poisoned_step(monkeypatch):
     real = services.ladder._step_notifications
     poisoned = set()
 
-    def notifications(escalation, *args):
+    def notifications(escalation, *args, **kwargs):
         if escalation.visit_id in poisoned:
             raise RuntimeError("the message could not be built")
-        return real(escalation, *args)
+        return real(escalation, *args, **kwargs)
 
     monkeypatch.setattr(services.ladder, "_step_notifications", notifications)
     return poisoned

@@ -21,13 +21,9 @@ from ..models import (
     CheckInKind,
     ClosedBy,
     DayOutInterval,
+    Step,
 )
-from .ladder import (
-    escalation_close,
-    escalation_jump_to_manager,
-    escalation_make_urgent,
-    escalation_open,
-)
+from .ladder import escalation_close, escalation_open, escalation_raise_urgently
 from .outbox import deliver_after_commit
 
 
@@ -146,21 +142,35 @@ def _update_visit(visit, kind, recorded_by, now, new_end, note) -> None:
 
 
 def _raise_the_alarm(visit: Visit, worker, now: datetime) -> None:
-    """ "I need help": the visit's ladder jumps to the manager, urgent. A ladder chasing the
-    worker for a missed phone-in gives way to a new urgent one for this visit, so the manager
-    is sent to where the worker is now."""
-    current = selectors.open_escalation(visit=visit)
-    if current is None:
-        missed_interval = selectors.open_escalation_for(worker=worker, cause=Cause.MISSED_INTERVAL)
-        if missed_interval is not None:
-            escalation_close(missed_interval, now, ClosedBy.SUPERSEDED)
-        if escalation_open(visit=visit, now=now, urgent=True) is not None:
-            deliver_after_commit()
-            return
-        # A sweep opened this visit's ladder since we looked: raise that one instead.
+    """ "I need help": the visit's ladder goes to the manager at once, urgent, or a new urgent
+    ladder opens. A ladder chasing the worker for a missed phone-in then gives way to it (its
+    people are stood down, pointed at the urgent one), so everyone is sent to where the worker
+    is now."""
+    _raise_the_visits_ladder(visit, now)
+    missed_interval = selectors.open_escalation_for(worker=worker, cause=Cause.MISSED_INTERVAL)
+    if missed_interval is not None:
+        escalation_close(missed_interval, now, ClosedBy.SUPERSEDED)
+
+
+# A close or an open by someone else can slip between a read and a compare-and-set; each try
+# rereads, and a third lost race is an error (the check-in then rolls back), never silence.
+ALARM_TRIES = 3
+
+
+def _raise_the_visits_ladder(visit: Visit, now: datetime) -> None:
+    for _ in range(ALARM_TRIES):
         current = selectors.open_escalation(visit=visit)
-    if not escalation_jump_to_manager(current, now, urgent=True):
-        escalation_make_urgent(current, now)  # the manager already had a plain alert
+        if current is None:
+            if escalation_open(visit=visit, now=now, urgent=True) is not None:
+                deliver_after_commit()
+                return
+            continue  # a sweep opened this visit's ladder meanwhile: raise that one
+        if escalation_raise_urgently(current, now):
+            return
+        current.refresh_from_db()
+        if current.is_open and current.urgent and current.step >= Step.MANAGER:
+            return  # a second press: everyone was already told urgently
+    raise RuntimeError(f"Could not raise the alarm for visit {visit.pk}")
 
 
 def _react_to_check_in(visit: Visit | None, worker, kind: str, channel: str, now: datetime):

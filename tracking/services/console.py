@@ -22,7 +22,7 @@ from ..models import (
     SafeConfirmedHow,
     Step,
 )
-from .ladder import escalation_close, escalation_jump_to_manager
+from .ladder import escalation_close, escalation_jump_to_manager, escalation_raise_urgently
 
 
 @transaction.atomic
@@ -46,7 +46,7 @@ def attempt_record(
     if result == AttemptResult.REACHED_SAFE:
         escalation_close(escalation, now, ClosedBy.REACHED_SAFE)
     elif result == AttemptResult.REACHED_NEEDS_HELP:
-        escalation_jump_to_manager(escalation, now, urgent=True)
+        escalation_raise_urgently(escalation, now)
     elif escalation.step == Step.ATTEMPT_3:
         # The third attempt failed: the manager is alerted at once, not at the latest deadline.
         escalation_jump_to_manager(escalation, now, urgent=False)
@@ -65,9 +65,10 @@ def escalation_acknowledge(*, escalation: Escalation, manager, now: datetime) ->
             acknowledged_at=now, acknowledged_by=manager
         )
         # Acknowledged at the manager step: the backup manager need not be woken.
+        # A retry pending for that step is over too, so /healthz stops reporting it.
         Escalation.objects.filter(
             pk=escalation.pk, step=Step.MANAGER, closed_at__isnull=True
-        ).update(next_action_at=None)
+        ).update(next_action_at=None, failures=0, last_error="", step_due_at=None)
     escalation.refresh_from_db()
     return escalation
 

@@ -160,7 +160,7 @@ def escalation_failure_record(*, escalation_id: int, error: Exception, now: date
         )
         if escalation is None or escalation.next_action_at is None:
             return
-        Escalation.objects.filter(pk=escalation_id).update(
+        Escalation.objects.filter(pk=escalation_id, closed_at__isnull=True).update(
             failures=F("failures") + 1,
             last_error=f"{type(error).__name__}: {error}"[:300],
             step_due_at=escalation.step_due_at or escalation.next_action_at,
@@ -282,7 +282,7 @@ def _step_records(escalation, now, duty) -> tuple[list[EscalationStep], list[Not
         steps.append(EscalationStep(escalation=escalation, step=step, at=now))
         # Read by messages.manager_alert: how long after its time this alert goes out.
         escalation.late_by = now - due if now - due >= LATE_AFTER else None
-        notifications += _step_notifications(escalation, step, now, duty)
+        notifications += _step_notifications(escalation, step, now, duty, pending=notifications)
     return steps, notifications
 
 
@@ -367,9 +367,10 @@ def escalation_advance(
         due = escalation.step_due_at or escalation.next_action_at  # pushed back by retries
         policy = escalation.team.policy
         _catch_up(escalation, from_step + 1, due, policy, now)
-        claimed = Escalation.objects.filter(
-            pk=escalation_id, step=from_step, closed_at__isnull=True
-        ).update(
+        claim = Escalation.objects.filter(pk=escalation_id, step=from_step, closed_at__isnull=True)
+        if from_step >= Step.MANAGER:  # an acknowledgement meanwhile means no backup is needed
+            claim = claim.filter(acknowledged_at__isnull=True)
+        claimed = claim.update(
             step=escalation.step,
             next_action_at=escalation.next_action_at,
             failures=0,
@@ -396,7 +397,9 @@ def escalation_jump_to_manager(escalation: Escalation, now: datetime, *, urgent:
         ).update(
             step=Step.MANAGER,
             urgent=urgent or escalation.urgent,
-            next_action_at=now + escalation.team.policy.backup_escalation_delay,
+            next_action_at=None
+            if escalation.acknowledged_at is not None
+            else now + escalation.team.policy.backup_escalation_delay,
             failures=0,
             last_error="",
             step_due_at=None,
@@ -424,8 +427,9 @@ def _take_steps(escalation: Escalation, now: datetime, *, duty: selectors.Duty) 
     Notification.objects.bulk_create(notifications)
 
 
-def _step_notifications(escalation, step, now, duty) -> list[Notification]:
-    """Who hears of this step, and how: see the ladder table in DESIGN.md."""
+def _step_notifications(escalation, step, now, duty, *, pending=()) -> list[Notification]:
+    """Who hears of this step, and how: see the ladder table in DESIGN.md. `pending` holds the
+    rows of earlier steps taken in the same go, not saved yet (a late ladder's catch-up)."""
 
     def to(kind, recipient, body, *, sms=False, email=False):
         return escalation_notifications(
@@ -444,7 +448,7 @@ def _step_notifications(escalation, step, now, duty) -> list[Notification]:
     if step in (Step.MANAGER, URGENT_STEP):
         return _manager_step_notifications(escalation, duty, to)
     if step == Step.BACKUP:
-        backup = duty.backup_for(already_alerted=_managers_alerted(escalation, duty))
+        backup = duty.backup_for(already_alerted=_managers_alerted(escalation, pending))
         if backup is not None:
             body = messages.manager_alert(
                 escalation, last_check_in=_last_check_in(escalation), backup=True
@@ -456,6 +460,15 @@ def _step_notifications(escalation, step, now, duty) -> list[Notification]:
             "Escalation %s: nobody but the manager alerted to take the backup alert", escalation.pk
         )
     return []
+
+
+def escalation_raise_urgently(escalation: Escalation, now: datetime) -> bool:
+    """The worker needs help (their own press, or the office reached them): before the manager
+    step, jump to it; after it, alert again urgently. False if the ladder was closed meanwhile
+    or is already urgent past its attempts (everyone was already told urgently)."""
+    return escalation_jump_to_manager(escalation, now, urgent=True) or escalation_make_urgent(
+        escalation, now
+    )
 
 
 def escalation_make_urgent(escalation: Escalation, now: datetime) -> bool:
@@ -495,15 +508,21 @@ def _manager_step_notifications(escalation, duty, to) -> list[Notification]:
     return rows
 
 
-def _managers_alerted(escalation, duty) -> set:
-    """Who this ladder's manager alert reached (and the manager on duty now): the backup
-    must be someone else."""
-    alerted = {selectors.recipient_key(duty.alerted_manager)} if duty.alerted_manager else set()
-    rows = Notification.objects.filter(
-        escalation=escalation, kind=NotificationKind.MANAGER_ALERT
-    ).values_list("recipient", "recipient_name")
-    alerted |= {pk if pk is not None else ("contact", name) for pk, name in rows}
-    return alerted
+def _managers_alerted(escalation, pending) -> set:
+    """Who this ladder's manager alert reached, saved or `pending`: the backup must be someone
+    else. The manager on duty now is not among them unless alerted: after the office closes,
+    the out-of-hours manager is a fine backup for the day's manager who did not answer."""
+    rows = list(
+        Notification.objects.filter(
+            escalation=escalation, kind=NotificationKind.MANAGER_ALERT
+        ).values_list("recipient", "recipient_name")
+    )
+    rows += [
+        (n.recipient_id, n.recipient_name)
+        for n in pending
+        if n.kind == NotificationKind.MANAGER_ALERT
+    ]
+    return {pk if pk is not None else ("contact", name) for pk, name in rows}
 
 
 def _last_check_in(escalation) -> CheckIn | None:
@@ -524,8 +543,6 @@ def escalation_close(escalation: Escalation, now: datetime, closed_by: str, **fi
         if not closed:
             return False
         escalation.refresh_from_db()
-        if closed_by == ClosedBy.SUPERSEDED:
-            return True  # the urgent alert that replaces it reaches the same people
         Notification.objects.bulk_create(_stand_downs(escalation, now))
         deliver_after_commit()
         return True
@@ -551,9 +568,14 @@ def _stand_downs(escalation: Escalation, now: datetime) -> list[Notification]:
     for pk, name, address, channel in alerted:
         # A contact without an account is reached again at the address the alert went to.
         person = users[pk] if pk is not None else Contact(name=name, mobile=address, email=address)
-        if (selectors.recipient_key(person), channel) in seen:
+        # One row per channel for contacts without an account, as the table allows: a head of
+        # service renamed mid-ladder is still one contact.
+        key = (pk if pk is not None else "contact", channel)
+        if key in seen:
             continue
-        seen.add((selectors.recipient_key(person), channel))
+        seen.add(key)
+        if pk == escalation.worker_id and escalation.closed_by == ClosedBy.SUPERSEDED:
+            continue  # they have just pressed "I need help": no receipt for the old alert
         if pk == escalation.worker_id:
             kind, body = NotificationKind.CONFIRMATION, confirmation
         else:
