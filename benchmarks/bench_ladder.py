@@ -82,11 +82,12 @@ def _add_history(world, rows: int) -> None:
                 team_id, household_id, lead_worker_id, booked_by_id, purpose, kind, announced,
                 starts_at, ends_at, due_at, alert_after, left_at, after_plan, contact_number, venue,
                 concern_raised, concern_reason, status, status_reason, rescheduled, outcome_note,
-                case_record_reference, created_at, updated_at, sequence)
+                case_record_reference, second_person_override_reason, created_at, updated_at,
+                sequence)
             SELECT %s, %s, %s, %s, 'History', 'planned', true,
                    t, t + interval '1 hour', t + interval '1 hour', t + interval '1 hour',
                    t + interval '1 hour',
-                   'going_home', '', '', false, '', 'completed', '', false, '', '', t, t, 0
+                   'going_home', '', '', false, '', 'completed', '', false, '', '', '', t, t, 0
             FROM (SELECT now() - (n * interval '17 minutes') - interval '2 days' AS t
                   FROM generate_series(1, %s) AS n) AS series
             """,
