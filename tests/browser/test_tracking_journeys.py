@@ -42,21 +42,36 @@ def drill_team():
         vehicle_registration="DR11 LLL",
     )
     now = timezone.now()
+    visit = book_high_risk_visit(
+        team,
+        people,
+        household_name="Drill household",
+        purpose="Drill visit",
+        starts_at=now - timedelta(minutes=10),
+        ends_at=now + timedelta(seconds=4),
+    )
+    return team, people, visit
+
+
+def book_high_risk_visit(team, people, *, household_name, purpose, starts_at, ends_at):
+    """The worker's visit, booked half an hour ago, to a household with a signed-off
+    significant risk."""
+    now = timezone.now()
     household = assessed_household(
         team,
         author=people[Role.WORKER],
         manager=people[Role.MANAGER],
         significant_risk=True,
         now=now - timedelta(days=1),
-        display_name="Drill household",
+        display_name=household_name,
     )
-    visit = visit_services.visit_book(
+    return visit_services.visit_book(
         details=visit_services.VisitDetails(
             household=household,
             lead_worker=people[Role.WORKER],
-            purpose="Drill visit",
-            starts_at=now - timedelta(minutes=10),
-            ends_at=now + timedelta(seconds=4),
+            purpose=purpose,
+            starts_at=starts_at,
+            ends_at=ends_at,
             after_plan="going_home",
             contact_number="07123 456780",
             hazards_acknowledged=True,
@@ -64,7 +79,6 @@ def drill_team():
         booked_by=people[Role.WORKER],
         now=now - timedelta(minutes=30),
     ).visit
-    return team, people, visit
 
 
 def sweep_until_the_ladder_opens(visit, page) -> Escalation:
@@ -172,28 +186,14 @@ def test_the_worker_closes_one_of_two_overlapping_visits_from_the_now_page(open_
     "Left safely" on it closes its ladder only."""
     team, people, visit = drill_team
     now = timezone.now()
-    second_household = assessed_household(
+    overlapping = book_high_risk_visit(
         team,
-        author=people[Role.WORKER],
-        manager=people[Role.MANAGER],
-        significant_risk=True,
-        now=now - timedelta(days=1),
-        display_name="Second household",
+        people,
+        household_name="Second household",
+        purpose="Overlapping visit",
+        starts_at=now - timedelta(minutes=5),
+        ends_at=now + timedelta(hours=1),
     )
-    overlapping = visit_services.visit_book(
-        details=visit_services.VisitDetails(
-            household=second_household,
-            lead_worker=people[Role.WORKER],
-            purpose="Overlapping visit",
-            starts_at=now - timedelta(minutes=5),
-            ends_at=now + timedelta(hours=1),
-            after_plan="going_home",
-            contact_number="07123 456780",
-            hazards_acknowledged=True,
-        ),
-        booked_by=people[Role.WORKER],
-        now=now - timedelta(minutes=30),
-    ).visit
     page = open_page(people[Role.WORKER].username, TEST_PASSWORD, viewport=PHONE)
     sweep_until_the_ladder_opens(visit, page)
     page.goto(page.url + "tracking/now/")
