@@ -21,11 +21,13 @@ class TeamPolicyForm(forms.ModelForm):
             "case_record_system",
             "risk_info_stale_after_days",
             "risk_review_months",
+            "feed_detail",
             "emergency_phone",
             "head_of_service_name",
             "head_of_service_mobile",
             "head_of_service_email",
         ]
+        widgets = {"feed_detail": forms.RadioSelect}
         labels = {
             "risk_info_stale_after_days": "Risk information goes stale after (days)",
             "risk_review_months": "Default risk assessment review period (months)",

@@ -44,6 +44,14 @@ CASE_REFERENCE_LABELS = {
 }
 
 
+class FeedDetail(models.TextChoices):
+    """How much of a visit the team's calendar feeds show. The guidance wants who and where."""
+
+    FULL_ADDRESS = "full_address", "Household name and full address (as the guidance asks)"
+    POSTCODE_DISTRICT = "postcode_district", "Household name and postcode district only (SW1A)"
+    TIME_ONLY = "time_only", "Time and staff only: no household, no place"
+
+
 def _positive_duration(value):
     if value <= timedelta(0):
         raise ValidationError("Must be longer than zero.", code="not_positive")
@@ -110,6 +118,14 @@ class TeamPolicy(models.Model):
         default=3,
         validators=[MinValueValidator(1), MaxValueValidator(12)],
         help_text="Default time until a risk assessment is due for review.",
+    )
+    feed_detail = models.CharField(
+        "Calendar feeds show",
+        max_length=20,
+        choices=FeedDetail.choices,
+        default=FeedDetail.FULL_ADDRESS,
+        help_text="What Outlook calendar links show of each visit. Never a child's details; "
+        "everything else stays on the secure visit page.",
     )
     emergency_phone = UKPhoneNumberField(
         blank=True, help_text="The team's emergency line, for staff to keep on speed dial."

@@ -18,3 +18,10 @@ def normalise_postcode(value: str) -> str:
     if not _POSTCODE.match(compact):
         raise ValidationError(INVALID_POSTCODE, code="invalid_postcode")
     return f"{compact[:-3]} {compact[-3:]}"
+
+
+def postcode_district(postcode: str) -> str:
+    """The outward code, which names a district of some thousands of homes: 'SW1A 1AA' → 'SW1A'.
+    Stored postcodes have one space; the inward code is always the last three characters."""
+    compact = "".join(postcode.split()).upper()
+    return compact[:-3] if len(compact) > 3 else compact

@@ -232,6 +232,22 @@ def api_token_revoke(*, token: ApiToken, now: datetime) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
 
 
+@transaction.atomic
+def user_secrets_revoke(*, user, now: datetime) -> dict[str, int]:
+    """Revoke every secret the person holds: their API tokens, and the secrets that apps above
+    this one keep (calendar feeds), which settings.SECRET_TOKEN_REVOKERS lists because this app
+    may not import them. For "revoke all" on the connections page, and for whoever deactivates
+    or anonymises an account. Returns how many of each kind were revoked, by kind."""
+    revoked = {
+        "API tokens": ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+    }
+    for dotted_path in settings.SECRET_TOKEN_REVOKERS:
+        revoked.update(import_string(dotted_path)(user=user, now=now))
+    return revoked
+
+
 def api_token_authenticate(*, raw_token: str, now: datetime):
     """The token's user, or None for an unknown or revoked token."""
     token = (

@@ -106,6 +106,10 @@ HEALTH_CHECKS = {
 # Services of higher apps that re-derive what they store from a team's policy, called by
 # homevisits.services.team_policy_update inside its transaction (keyword argument `policy`).
 TEAM_POLICY_FOLLOWERS = ["visits.services.visit_alerts_follow_policy"]
+# Services of higher apps that revoke a person's secrets (calendar feeds), called by
+# homevisits.services.user_secrets_revoke with `user` and `now` in the same transaction as the
+# person's API tokens; each returns {"what it revoked": count}.
+SECRET_TOKEN_REVOKERS = ["visits.services.calendar_feeds_revoke_for_user"]
 NAVIGATION_EXTENSIONS = [
     "tracking.navigation.nav_items",
     "visits.navigation.nav_items",
@@ -267,6 +271,12 @@ SWEEP_STALE_AFTER_SECONDS = env.int("SWEEP_STALE_AFTER_SECONDS", default=60)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="homevisits@localhost")
+
+# Calendar feeds (secret links for Outlook) expire: a year after they are made unless their
+# owner picks a date sooner, and never later than this many days.
+CALENDAR_FEED_MAX_DAYS = env.int("CALENDAR_FEED_MAX_DAYS", default=730)
+if CALENDAR_FEED_MAX_DAYS < 1:
+    raise ImproperlyConfigured("CALENDAR_FEED_MAX_DAYS must be a positive number of days.")
 
 # HTTPS and cookie hardening: on whenever DEBUG is off.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -40,8 +40,8 @@ class VisitAdmin(admin.ModelAdmin):
 
 @admin.register(CalendarFeed)
 class CalendarFeedAdmin(admin.ModelAdmin):
-    list_display = ["user", "team", "created_at", "revoked_at"]
-    readonly_fields = ["token_hash"]
+    list_display = ["user", "team", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["token_hash", "last_used_at"]
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -1,6 +1,7 @@
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from homevisits.dates import LONDON
@@ -216,6 +217,50 @@ class OutcomeForm(forms.Form):
 
 class TokenNameForm(forms.Form):
     name = forms.CharField(max_length=60, label="What is this token for?")
+
+
+# A new calendar link lasts a year unless its owner picks a sooner date.
+FEED_DEFAULT_DAYS = 365
+
+
+class TeamCalendarChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, team):
+        return f"{team.name} team calendar"
+
+
+class CalendarFeedForm(forms.Form):
+    team = TeamCalendarChoiceField(
+        queryset=None, required=False, empty_label="My visits", label="Calendar"
+    )
+    expires_on = forms.DateField(widget=DATE_INPUT, label="Stops working on")
+
+    def __init__(self, *args, teams, today: date, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.latest = today + timedelta(days=settings.CALENDAR_FEED_MAX_DAYS)
+        self.fields["team"].queryset = teams
+        self.fields["expires_on"].initial = min(
+            today + timedelta(days=FEED_DEFAULT_DAYS), self.latest
+        )
+        self.fields["expires_on"].help_text = (
+            "At midnight at the start of that day, UK time. At most "
+            f"{settings.CALENDAR_FEED_MAX_DAYS} days from today; make a new link then."
+        )
+
+    def clean_expires_on(self):
+        day = self.cleaned_data["expires_on"]
+        if day <= self.today:
+            raise forms.ValidationError("Choose a date after today.")
+        if day > self.latest:
+            raise forms.ValidationError(
+                f"Choose a date no later than {self.latest:%-d %B %Y}: a calendar link lasts at "
+                f"most {settings.CALENDAR_FEED_MAX_DAYS} days."
+            )
+        return day
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.combine(self.cleaned_data["expires_on"], time(0), tzinfo=LONDON)
 
 
 # Youth justice: cases and their visit-frequency facts.

@@ -1,12 +1,23 @@
-"""iCalendar feeds for Outlook. Event text names the household and postcode, never a child."""
+"""iCalendar feeds for Outlook.
+
+How much an event says is the visit's team's choice (TeamPolicy.feed_detail): by default who
+is visited and where, with the staff going, their contact number and what they do afterwards,
+as the guidance asks a calendar to record; or the postcode district only; or the time only.
+An event never carries a child's details: not the purpose, concerns, notes or case references,
+which stay on the secure visit page that every event links to.
+"""
 
 from datetime import UTC, datetime
 
 from icalendar import Calendar, Event
 
 from homevisits.dates import LONDON
+from homevisits.models import FeedDetail
+from homevisits.people import person_name
+from homevisits.phone import display_uk_phone
+from homevisits.postcode import postcode_district
 
-from .models import Visit, VisitStatus
+from .models import AfterVisitPlan, Visit, VisitStatus
 
 PRODUCT_ID = "-//homevisits//visit calendar//EN"
 
@@ -37,7 +48,6 @@ def _calendar_time(moment: datetime) -> datetime:
 
 
 def _event(visit: Visit, *, site_url: str, now: datetime) -> Event:
-    household = visit.household
     event = Event()
     event.add("uid", visit_uid(visit))
     event.add("sequence", visit.sequence)
@@ -45,14 +55,58 @@ def _event(visit: Visit, *, site_url: str, now: datetime) -> Event:
     event.add("last-modified", visit.updated_at)
     event.add("dtstart", _calendar_time(visit.starts_at))
     event.add("dtend", _calendar_time(visit.ends_at))
-    event.add("summary", f"Home visit: {household.display_name} ({household.postcode})")
-    event.add("location", household.postcode)
-    event.add("url", f"{site_url.rstrip('/')}/visits/{visit.pk}/")
-    event.add(
-        "description", f"Details on the secure page: {site_url.rstrip('/')}/visits/{visit.pk}/"
-    )
-    if visit.status == VisitStatus.CANCELLED:
-        event.add("status", "CANCELLED")
-    else:
-        event.add("status", "CONFIRMED")
+    page = f"{site_url.rstrip('/')}/visits/{visit.pk}/"
+    summary, location, lines = _what_the_team_shows(visit, visit.team.policy.feed_detail)
+    event.add("summary", summary)
+    if location:
+        event.add("location", location)
+    event.add("url", page)
+    event.add("description", "\n".join([*lines, f"Details on the secure page: {page}"]))
+    event.add("status", "CANCELLED" if visit.status == VisitStatus.CANCELLED else "CONFIRMED")
     return event
+
+
+def _what_the_team_shows(visit: Visit, detail: str) -> tuple[str, str, list[str]]:
+    """The event's summary, location and description lines at the team's level of detail."""
+    household = visit.household
+    staff = _staff_lines(visit)
+    if detail == FeedDetail.TIME_ONLY:
+        return "Home visit", "", staff[:1]
+    if detail == FeedDetail.POSTCODE_DISTRICT:
+        district = postcode_district(household.postcode)
+        # A venue is free text that may be an address, so it is not shown at this level.
+        where = "" if visit.venue else district
+        at = "At: a place away from the home" if visit.venue else f"Area: {district}"
+        return (
+            f"Home visit: {household.display_name} ({district})",
+            where,
+            [f"Visiting: {household.display_name}", at, *staff],
+        )
+    address = ", ".join(
+        [line.strip() for line in household.address.splitlines() if line.strip()]
+        + [household.postcode]
+    )
+    return (
+        f"Home visit: {household.display_name} ({household.postcode})",
+        visit.venue or address,
+        [
+            f"Visiting: {household.display_name}",
+            f"At: {visit.venue} (not at the home, {address})" if visit.venue else f"At: {address}",
+            *staff,
+        ],
+    )
+
+
+def _staff_lines(visit: Visit) -> list[str]:
+    """Who is going, how to reach them, and what they do afterwards: about staff, never the
+    family."""
+    names = [person_name(visit.lead_worker)]
+    names += [person_name(user) for user in visit.accompanying.all()]
+    lines = [f"Staff: {', '.join(names)}"]
+    if visit.contact_number:
+        lines.append(f"Contact number: {display_uk_phone(visit.contact_number)}")
+    if visit.after_plan == AfterVisitPlan.RETURN_TO_OFFICE and visit.return_by:
+        lines.append(f"Back at the office by {visit.return_by.astimezone(LONDON):%H:%M}")
+    elif visit.after_plan:
+        lines.append(f"Afterwards: {AfterVisitPlan(visit.after_plan).label}")
+    return lines

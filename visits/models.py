@@ -179,9 +179,16 @@ class VisitChange(models.Model):
 
 
 class CalendarFeed(SecretToken):
-    """An iCalendar subscription: the user's own visits, or a whole team's when team is set."""
+    """An iCalendar subscription: the user's own visits, or a whole team's when team is set.
+
+    It answers only while it is not revoked, not expired, and its owner is active and may still
+    see the visits (see selectors.live_feed and feed_visits)."""
 
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE)
+    # Every feed made here has one; empty only for feeds made before feeds expired, which the
+    # migration that added it gave one year.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"Calendar feed of {self.team or self.user}"

@@ -128,28 +128,50 @@ FEED_PAST = timedelta(days=30)
 FEED_FUTURE = timedelta(days=180)
 
 
-def feed_by_token_hash(*, token_hash: str) -> CalendarFeed | None:
+def live_feed(*, token_hash: str, now: datetime) -> CalendarFeed | None:
+    """The feed with this hash if it still answers: not revoked, not expired (it works until
+    the instant before expires_at), and its owner's account is active."""
     return (
-        CalendarFeed.objects.filter(token_hash=token_hash, revoked_at__isnull=True)
+        CalendarFeed.objects.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+            token_hash=token_hash,
+            revoked_at__isnull=True,
+            user__is_active=True,
+        )
         .select_related("user", "team")
         .first()
     )
 
 
 def feed_visits(*, feed: CalendarFeed, now: datetime) -> list[Visit] | None:
-    """The visits a feed shows, or None when its owner may no longer see them."""
+    """The visits a feed shows, or None when its owner may no longer see them: a team feed
+    needs its owner still in that team with a role that visits, a personal feed at least one
+    such team."""
     window = Q(starts_at__gte=now - FEED_PAST, starts_at__lt=now + FEED_FUTURE)
+    owner_teams = teams_where(user=feed.user, capability="visit")
     if feed.team_id is None:
+        if not owner_teams.exists():
+            return None
         visits = visits_for(user=feed.user).filter(involving(feed.user)).distinct()
     else:
-        if not teams_where(user=feed.user, capability="visit").filter(pk=feed.team_id).exists():
+        if not owner_teams.filter(pk=feed.team_id).exists():
             return None
         visits = Visit.objects.filter(team=feed.team)
-    return list(visits.filter(window).select_related("household").order_by("starts_at"))
+    return list(
+        visits.filter(window)
+        .select_related("household", "team__policy", "lead_worker")
+        .prefetch_related("accompanying")
+        .order_by("starts_at")
+    )
 
 
 def live_feeds(*, user) -> QuerySet:
-    return CalendarFeed.objects.filter(user=user, revoked_at__isnull=True).select_related("team")
+    """The person's feeds not revoked, expired ones included (the page says so)."""
+    return (
+        CalendarFeed.objects.filter(user=user, revoked_at__isnull=True)
+        .select_related("team")
+        .order_by("-created_at")
+    )
 
 
 def household_visits(*, user, household_id: int, limit: int = 20) -> list[Visit]:

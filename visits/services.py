@@ -7,6 +7,7 @@ should see but which do not stop it (the guidance asks for judgement there, not 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import DurationField, F, Q, Value
@@ -557,21 +558,52 @@ def _log(visit: Visit, actor, at: datetime, summary: str) -> None:
 # Calendar feeds: secret links for Outlook, shown once and stored hashed.
 
 
+def calendar_feed_longest(*, now: datetime) -> datetime:
+    """The latest expiry a new feed may have."""
+    return now + timedelta(days=settings.CALENDAR_FEED_MAX_DAYS)
+
+
 @transaction.atomic
-def calendar_feed_create(*, user, team: Team | None = None) -> tuple[CalendarFeed, str]:
-    """A new feed; any earlier live feed of the same scope is revoked, so one link works."""
+def calendar_feed_create(
+    *, user, team: Team | None = None, expires_at: datetime, now: datetime
+) -> tuple[CalendarFeed, str]:
+    """A new feed that stops at `expires_at`; any earlier live feed of the same scope is
+    revoked, so one link works."""
     if team is not None and not has_capability(user=user, team=team, capability="visit"):
         raise ValidationError("You can only subscribe to your own teams' calendars.")
-    now = timezone.now()
+    if expires_at <= now:
+        raise ValidationError({"expires_at": "Choose an expiry date in the future."})
+    if expires_at > calendar_feed_longest(now=now):
+        raise ValidationError(
+            {
+                "expires_at": f"A calendar link can last at most {settings.CALENDAR_FEED_MAX_DAYS}"
+                " days. Choose an earlier date."
+            }
+        )
     CalendarFeed.objects.filter(user=user, team=team, revoked_at__isnull=True).update(
         revoked_at=now
     )
     raw, token_hash = new_secret_token()
-    return CalendarFeed.objects.create(user=user, team=team, token_hash=token_hash), raw
+    feed = CalendarFeed.objects.create(
+        user=user, team=team, token_hash=token_hash, expires_at=expires_at
+    )
+    return feed, raw
 
 
 def calendar_feed_revoke(*, feed: CalendarFeed, now: datetime) -> None:
     CalendarFeed.objects.filter(pk=feed.pk, revoked_at__isnull=True).update(revoked_at=now)
+
+
+def calendar_feed_note_use(*, feed: CalendarFeed, now: datetime) -> None:
+    """Shown on the connections page, so that a link nobody uses any more can be revoked."""
+    CalendarFeed.objects.filter(pk=feed.pk).update(last_used_at=now)
+
+
+def calendar_feeds_revoke_for_user(*, user, now: datetime) -> dict[str, int]:
+    """Every live feed of the person; listed in settings.SECRET_TOKEN_REVOKERS, so that
+    homevisits' user_secrets_revoke takes feeds along with API tokens."""
+    revoked = CalendarFeed.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+    return {"calendar links": revoked}
 
 
 def details_of(visit: Visit) -> VisitDetails:

@@ -20,6 +20,7 @@ urlpatterns = [
     path("visits/connections/", views.connections, name="connections"),
     path("visits/connections/feeds/", views.feed_create, name="feed-create"),
     path("visits/connections/feeds/<int:pk>/revoke/", views.feed_revoke, name="feed-revoke"),
+    path("visits/connections/revoke-all/", views.secrets_revoke_all, name="secrets-revoke-all"),
     path("visits/connections/tokens/", views.token_create, name="token-create"),
     path("visits/connections/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
     path("visits/feeds/<str:token>.ics", views.calendar_feed, name="calendar-feed"),

@@ -4,10 +4,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotFound
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from homevisits import selectors as homevisits_selectors
@@ -22,6 +23,7 @@ from . import ics, selectors, services
 from .forms import (
     FIELD_FOR_ERROR,
     AddressChangeForm,
+    CalendarFeedForm,
     CancelForm,
     CaseForm,
     OutcomeForm,
@@ -283,38 +285,60 @@ def visit_outcome(request, pk):
 # Calendar feeds and API tokens
 
 
+@never_cache  # it shows a new link's secret, once
 def connections(request):
+    return _connections_page(request, feed_form=_feed_form(request))
+
+
+def _feed_form(request, data=None):
+    return CalendarFeedForm(
+        data,
+        teams=teams_where(user=request.user, capability="visit"),
+        today=timezone.localdate(),
+    )
+
+
+def _connections_page(request, *, feed_form):
     return render(
         request,
         "visits/connections.html",
         {
             "feeds": selectors.live_feeds(user=request.user),
             "tokens": homevisits_selectors.live_api_tokens(user=request.user),
-            "teams": teams_where(user=request.user, capability="visit"),
+            "feed_form": feed_form,
             "token_form": TokenNameForm(),
-            "new_secret": request.session.pop("new_secret", None),
+            # Only on the page the new secret was made for, never in a form's error answer
+            # (which is kept to replay a repeated submission).
+            "new_secret": request.session.pop("new_secret", None)
+            if request.method == "GET"
+            else None,
+            "now": timezone.now(),
         },
     )
 
 
 @require_POST
 def feed_create(request):
-    team = None
-    if request.POST.get("team"):
-        team = (
-            teams_where(user=request.user, capability="visit")
-            .filter(pk=request.POST["team"])
-            .first()
-        )
-        if team is None:
-            raise Http404("No such team among yours.")
-    feed, raw = services.calendar_feed_create(user=request.user, team=team)
-    url = request.build_absolute_uri(f"/visits/feeds/{raw}.ics")
-    request.session["new_secret"] = {"kind": "feed", "value": url}
-    messages.success(
-        request, "New calendar link made. Any older link for the same calendar stopped working."
-    )
-    return redirect("connections")
+    form = _feed_form(request, request.POST)
+    if form.is_valid():
+        try:
+            _, raw = services.calendar_feed_create(
+                user=request.user,
+                team=form.cleaned_data["team"],
+                expires_at=form.expires_at,
+                now=timezone.now(),
+            )
+        except ValidationError as error:
+            show_service_error(form, error, {"expires_at": "expires_on"})
+        else:
+            url = request.build_absolute_uri(reverse("calendar-feed", args=[raw]))
+            request.session["new_secret"] = {"kind": "feed", "value": url}
+            messages.success(
+                request,
+                "New calendar link made. Any older link for the same calendar stopped working.",
+            )
+            return redirect("connections")
+    return _connections_page(request, feed_form=form)
 
 
 @require_POST
@@ -325,6 +349,23 @@ def feed_revoke(request, pk):
     services.calendar_feed_revoke(feed=feed, now=timezone.now())
     messages.success(request, "Calendar link revoked. Outlook will stop updating it.")
     return redirect("connections")
+
+
+def secrets_revoke_all(request):
+    """Every calendar link and API token of the person, after a page that says what goes."""
+    if request.method == "POST":
+        revoked = homevisits_services.user_secrets_revoke(user=request.user, now=timezone.now())
+        counts = ", ".join(f"{kind}: {count}" for kind, count in revoked.items())
+        messages.success(request, f"Revoked every link and token ({counts}).")
+        return redirect("connections")
+    return render(
+        request,
+        "visits/secrets_revoke_all.html",
+        {
+            "feed_count": selectors.live_feeds(user=request.user).count(),
+            "token_count": homevisits_selectors.live_api_tokens(user=request.user).count(),
+        },
+    )
 
 
 @require_POST
@@ -351,12 +392,15 @@ def token_revoke(request, pk):
 @login_not_required
 @require_GET
 def calendar_feed(request, token):
-    """The .ics subscription. Outlook cannot log in, so the secret in the URL is the key."""
-    feed = selectors.feed_by_token_hash(token_hash=homevisits_services.hash_token(token))
+    """The .ics subscription. Outlook cannot log in, so the secret in the URL is the key; it is
+    kept out of every log (homevisits.log_redaction). A feed that is unknown, revoked, expired
+    or whose owner has gone answers the same bare 404, so nothing tells them apart."""
     now = timezone.now()
+    feed = selectors.live_feed(token_hash=homevisits_services.hash_token(token), now=now)
     visits = selectors.feed_visits(feed=feed, now=now) if feed else None
     if visits is None:
-        raise Http404("No such calendar.")
+        return HttpResponseNotFound("Not found.", content_type="text/plain; charset=utf-8")
+    services.calendar_feed_note_use(feed=feed, now=now)
     name = f"Visits: {feed.team.name}" if feed.team else "My home visits"
     body = ics.build_calendar(visits=visits, name=name, site_url=settings.SITE_URL, now=now)
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")

@@ -23,6 +23,7 @@ def policy_form_data(policy, **changes):
         "case_record_system": "mosaic",
         "risk_info_stale_after_days": "28",
         "risk_review_months": "3",
+        "feed_detail": "full_address",
         "emergency_phone": "",
         "office_hours-TOTAL_FORMS": "0",
         "office_hours-INITIAL_FORMS": "0",

@@ -43,6 +43,7 @@ def policy_post(team, **changes):
         "case_record_system": "mosaic",
         "risk_info_stale_after_days": "28",
         "risk_review_months": "3",
+        "feed_detail": "full_address",
         "emergency_phone": "0113 496 0000",
         "hours-TOTAL_FORMS": "7",
         "hours-INITIAL_FORMS": "7",

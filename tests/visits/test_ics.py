@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 from icalendar import Calendar
 
 from homevisits import services as homevisits_services
@@ -12,6 +13,14 @@ from homevisits.dates import LONDON
 from homevisits.models import Role
 from tests.factories import member
 from visits import services
+
+
+def new_feed(user, *, team=None):
+    """A feed made now that lasts a year, as the connections page makes by default."""
+    now = timezone.now()
+    return services.calendar_feed_create(
+        user=user, team=team, expires_at=now + timedelta(days=365), now=now
+    )
 
 
 def feed_url(raw_token):
@@ -30,22 +39,24 @@ def visit(details, worker_with_mobile, now):
     return services.visit_book(details=details(), booked_by=worker_with_mobile, now=now).visit
 
 
-def test_a_personal_feed_lists_the_visit_with_a_stable_uid_and_no_personal_details(
+def test_a_personal_feed_says_who_and_where_as_the_guidance_asks_and_never_the_purpose(
     client, visit, worker_with_mobile, household
 ):
-    _, raw = services.calendar_feed_create(user=worker_with_mobile)
+    _, raw = new_feed(worker_with_mobile)
     response, [event] = events(client, raw)
     assert str(event["UID"]) == f"visit-{visit.pk}@homevisits"
     assert str(event["SUMMARY"]) == f"Home visit: {household.display_name} ({household.postcode})"
-    body = response.content.decode()
-    assert "Example Road" not in body  # the address stays on the secure page
-    assert visit.purpose not in body
+    assert str(event["LOCATION"]) == "1 Example Road, Demo Town, DE4 3FW"
+    description = str(event["DESCRIPTION"])
+    assert f"Staff: {worker_with_mobile.get_full_name()}" in description
+    assert f"/visits/{visit.pk}/" in description
+    assert visit.purpose not in response.content.decode()  # why they go stays on the secure page
 
 
 def test_each_change_raises_the_sequence_and_a_cancellation_shows_as_cancelled(
     client, visit, details, worker_with_mobile, now
 ):
-    _, raw = services.calendar_feed_create(user=worker_with_mobile)
+    _, raw = new_feed(worker_with_mobile)
     later = details(starts_at=now + timedelta(hours=5), ends_at=now + timedelta(hours=6))
     services.visit_update(visit=visit, details=later, actor=worker_with_mobile, now=now)
     _, [event] = events(client, raw)
@@ -61,7 +72,7 @@ def test_text_is_escaped_per_rfc_5545(client, details, worker_with_mobile, house
     household.display_name = "Smith, Jones; and\\co"
     household.save()
     services.visit_book(details=details(), booked_by=worker_with_mobile, now=now)
-    _, raw = services.calendar_feed_create(user=worker_with_mobile)
+    _, raw = new_feed(worker_with_mobile)
     response, [event] = events(client, raw)
     assert "Smith\\, Jones\\; and\\\\co" in response.content.decode()
     assert str(event["SUMMARY"]).startswith("Home visit: Smith, Jones; and\\co")
@@ -87,7 +98,7 @@ def test_times_are_right_in_london_on_both_sides_of_each_clock_change(
             booked_by=worker_with_mobile,
             now=booking_time,
         )
-        _, raw = services.calendar_feed_create(user=worker_with_mobile)
+        _, raw = new_feed(worker_with_mobile)
         response, [event] = events(client, raw)
     dtstart = event["DTSTART"].dt
     assert dtstart.tzinfo.key == "Europe/London"
@@ -108,7 +119,7 @@ def test_an_event_across_the_october_clock_change_keeps_its_real_length(
             booked_by=worker_with_mobile,
             now=starts_at - timedelta(days=1),
         )
-        _, raw = services.calendar_feed_create(user=worker_with_mobile)
+        _, raw = new_feed(worker_with_mobile)
         _, [event] = events(client, raw)
     start, end = event["DTSTART"].dt.astimezone(UTC), event["DTEND"].dt.astimezone(UTC)
     assert (start, end) == (starts_at, ends_at)
@@ -126,35 +137,35 @@ def test_the_repeated_hour_is_written_in_utc_so_outlook_cannot_misread_it(
             booked_by=worker_with_mobile,
             now=starts_at - timedelta(days=1),
         )
-        _, raw = services.calendar_feed_create(user=worker_with_mobile)
+        _, raw = new_feed(worker_with_mobile)
         response, [event] = events(client, raw)
     assert "DTSTART:20261025T011500Z" in response.content.decode()
     assert event["DTSTART"].dt == starts_at
 
 
 def test_a_team_feed_shows_the_whole_team(client, team, visit, designated_person):
-    _, raw = services.calendar_feed_create(user=designated_person, team=team)
+    _, raw = new_feed(designated_person, team=team)
     _, [event] = events(client, raw)
     assert str(event["UID"]) == f"visit-{visit.pk}@homevisits"
 
 
 def test_a_wrong_or_revoked_token_is_404(client, visit, worker_with_mobile, now):
     assert client.get(feed_url("not-a-real-token")).status_code == 404
-    feed, raw = services.calendar_feed_create(user=worker_with_mobile)
+    feed, raw = new_feed(worker_with_mobile)
     services.calendar_feed_revoke(feed=feed, now=now)
     assert client.get(feed_url(raw)).status_code == 404
 
 
 def test_making_a_new_link_revokes_the_old_one(client, visit, worker_with_mobile):
-    _, old = services.calendar_feed_create(user=worker_with_mobile)
-    _, new = services.calendar_feed_create(user=worker_with_mobile)
+    _, old = new_feed(worker_with_mobile)
+    _, new = new_feed(worker_with_mobile)
     assert client.get(feed_url(old)).status_code == 404
     assert client.get(feed_url(new)).status_code == 200
 
 
 def test_a_team_feed_stops_when_its_owner_leaves_the_team(client, team, visit):
     membership = member(team, Role.DESIGNATED_PERSON)
-    _, raw = services.calendar_feed_create(user=membership.user, team=team)
+    _, raw = new_feed(membership.user, team=team)
     membership.delete()
     assert client.get(feed_url(raw)).status_code == 404
 
@@ -163,10 +174,10 @@ def test_nobody_can_make_a_feed_for_another_team(worker, other_team):
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError):
-        services.calendar_feed_create(user=worker, team=other_team)
+        new_feed(worker, team=other_team)
 
 
 def test_tokens_are_stored_hashed(worker_with_mobile):
-    feed, raw = services.calendar_feed_create(user=worker_with_mobile)
+    feed, raw = new_feed(worker_with_mobile)
     assert raw not in feed.token_hash
     assert feed.token_hash == homevisits_services.hash_token(raw)
