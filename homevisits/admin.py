@@ -138,13 +138,14 @@ class StaffUserAdmin(UserAdmin):
             try:
                 if reasons:
                     raise ValidationError(reasons)
-                leavers.user_anonymise(user=user, now=now)
+                anonymised = leavers.user_anonymise(user=user, now=now)
             except ValidationError as error:
                 refused = f"{name} was not anonymised: {' '.join(error.messages)}"
                 self.message_user(request, refused, messages.ERROR)
                 continue
-            self.log_change(request, user, f"Deactivated and anonymised (was {name}).")
-            self.message_user(request, f"{name} is now {leavers.pseudonym(user)}.")
+            # The history names them by their pseudonym only.
+            self.log_change(request, anonymised, "Deactivated and anonymised as a leaver.")
+            self.message_user(request, f"{name} is now {anonymised}.")
         return None
 
     def _refusals(self, request, user, now) -> list[str]:

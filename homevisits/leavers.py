@@ -10,7 +10,9 @@ second-factor devices, tokens and feeds, team roles.
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.module_loading import import_string
@@ -92,4 +94,20 @@ def user_anonymise(*, user, now: datetime):
     user.save()
     user.groups.clear()
     user.user_permissions.clear()
+    _admin_history_renames(user)
     return user
+
+
+def _admin_history_renames(user) -> None:
+    """Django admin's history names the objects it changed: theirs get the pseudonym."""
+    for model, pk, name in [
+        (type(user), user.pk, pseudonym(user)),
+        (StaffProfile, _profile_pk(user), f"Profile of {pseudonym(user)}"),
+    ]:
+        LogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(model), object_id=str(pk)
+        ).update(object_repr=name)
+
+
+def _profile_pk(user):
+    return StaffProfile.objects.filter(user=user).values_list("pk", flat=True).first()
