@@ -216,3 +216,11 @@ def test_retention_expires_audit_lines_exactly_at_their_cutoff_on_any_database(t
     audit_line(actor=manager, team=team, at=now - timedelta(days=6 * 365) - MICROSECOND)
     retention_run(now=now, dry_run=False)
     assert list(AuditEvent.objects.values_list("pk", flat=True)) == [at_cutoff.pk]
+
+
+def test_every_retention_period_is_documented_in_env_example_and_the_readme(settings):
+    env_example = (settings.BASE_DIR / ".env.example").read_text()
+    readme = (settings.BASE_DIR / "README.md").read_text()
+    for key in settings.RETENTION:
+        assert f"RETENTION_{key.upper()}_DAYS=" in env_example
+        assert f"(`{key}`)" in readme
