@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from homevisits import tasks
+from homevisits import retention, tasks
 from homevisits.celery import app as celery_app
 from homevisits.models import ApiToken, AuditAction, AuditEvent, SubmissionKey
 from homevisits.retention import Rule, retention_run
@@ -224,3 +224,13 @@ def test_every_retention_period_is_documented_in_env_example_and_the_readme(sett
     for key in settings.RETENTION:
         assert f"RETENTION_{key.upper()}_DAYS=" in env_example
         assert f"(`{key}`)" in readme
+
+
+def test_a_backlog_goes_in_bounded_batches_until_none_is_left(monkeypatch, worker):
+    monkeypatch.setattr(retention, "BATCH_SIZE", 2)
+    for n in range(5):
+        SubmissionKey.objects.create(
+            user=worker, key=str(n), request_hash="0" * 64, created_at=T0 - timedelta(days=3)
+        )
+    assert retention.submission_keys_expire(cutoff=T0, dry_run=False) == 5
+    assert not SubmissionKey.objects.exists()
