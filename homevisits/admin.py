@@ -1,6 +1,12 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+from django.utils import timezone
 
-from . import services
+from . import leavers, services
 from .models import ApiToken, AuditEvent, Membership, OfficeHours, StaffProfile, Team, TeamPolicy
 
 
@@ -98,3 +104,53 @@ class AuditEventAdmin(admin.ModelAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["user", "name", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["token_hash"]
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class StaffUserAdmin(UserAdmin):
+    """Django's user admin, with the leavers' action. Users are never deleted here in normal
+    use: the audit log points at them; a leaver is anonymised instead."""
+
+    actions = ["anonymise_leavers"]
+
+    @admin.action(description="Deactivate and anonymise selected leavers…", permissions=["change"])
+    def anonymise_leavers(self, request, queryset):
+        now = timezone.now()
+        if request.POST.get("confirmed") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/homevisits/anonymise_leavers.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Deactivate and anonymise leavers",
+                    "opts": self.model._meta,
+                    "people": [(user, self._refusals(request, user, now)) for user in queryset],
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
+        for user in queryset:
+            name = str(user)
+            reasons = self._refusals(request, user, now)
+            try:
+                if reasons:
+                    raise ValidationError(reasons)
+                anonymised = leavers.user_anonymise(user=user, now=now)
+            except ValidationError as error:
+                refused = f"{name} was not anonymised: {' '.join(error.messages)}"
+                self.message_user(request, refused, messages.ERROR)
+                continue
+            # The history names them by their pseudonym only.
+            self.log_change(request, anonymised, "Deactivated and anonymised as a leaver.")
+            self.message_user(request, f"{name} is now {anonymised}.")
+        return None
+
+    def _refusals(self, request, user, now) -> list[str]:
+        if leavers.is_anonymised(user):
+            return []
+        if user.pk == request.user.pk:
+            return ["You cannot anonymise your own account."]
+        return leavers.leaver_refusals(user=user, now=now)

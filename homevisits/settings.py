@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -244,7 +245,59 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "tracking.tasks.sweep", "schedule": SWEEP_INTERVAL_SECONDS},
     "deliver": {"task": "tracking.tasks.deliver", "schedule": 5.0},
+    # Once a day, at a quiet hour (UTC), delete or anonymise what the retention schedule says
+    # has expired.
+    "retention": {"task": "homevisits.tasks.retention", "schedule": crontab(hour=2, minute=30)},
 }
+
+# Retention schedule (UK GDPR storage limitation): how long each kind of data is kept, counted
+# from the moment the README's "Retention" table names (a visit's end, a ladder's closing, …).
+# Each is overridable in days with RETENTION_<KEY>_DAYS, e.g. RETENTION_CHECK_INS_DAYS=180.
+_RETENTION_DEFAULT_DAYS = {
+    "submission_keys": 2,
+    "expired_sessions": 0,
+    "login_attempts": 90,
+    "notification_bodies": 90,
+    "check_ins": 365,
+    "revoked_tokens": 365,
+    "visits": 2 * 365,
+    "closed_cases": 2 * 365,
+    "duty_records": 2 * 365,
+    "closed_households": 2 * 365,
+    "escalations": 6 * 365,
+    "audit": 6 * 365,
+}
+RETENTION = {
+    key: timedelta(days=env.int(f"RETENTION_{key.upper()}_DAYS", default=days))
+    for key, days in _RETENTION_DEFAULT_DAYS.items()
+}
+for _key, _kept in RETENTION.items():
+    if _kept < timedelta(0):
+        raise ImproperlyConfigured(f"RETENTION_{_key.upper()}_DAYS cannot be negative.")
+# The database refuses to delete audit lines younger than a year, whatever this says.
+if RETENTION["audit"] < timedelta(days=365):
+    raise ImproperlyConfigured("RETENTION_AUDIT_DAYS must be at least 365.")
+# Each app owns the rules for its own tables; the daily run takes them in this order, so that
+# what a record holds on to (an escalation keeps its visit) goes first.
+RETENTION_RULES = [
+    "tracking.retention.rules",
+    "visits.retention.rules",
+    "riskassess.retention.rules",
+    "homevisits.retention.rules",
+]
+# Rows that a higher app still needs, which a lower app's rule must keep (it cannot import the
+# higher app): each callable returns a queryset of the primary keys to keep.
+RETENTION_HOLDS = {
+    "visits": ["tracking.retention.visits_held"],
+    "households": [
+        "visits.retention.households_with_visits",
+        "visits.retention.households_with_cases",
+    ],
+}
+# Leavers (homevisits.leavers.user_anonymise): higher apps say why someone cannot be
+# anonymised yet (callables returning a list of reasons), then scrub or revoke what they hold.
+LEAVER_CHECKS = ["visits.leavers.refusals", "tracking.leavers.refusals"]
+LEAVER_FOLLOWERS = ["visits.leavers.anonymise", "tracking.leavers.anonymise"]
 
 # Notifications: "console" prints them; "notify" sends through GOV.UK Notify.
 NOTIFICATION_BACKEND = env.str("NOTIFICATION_BACKEND", default="console")

@@ -38,6 +38,8 @@ class Household(models.Model):
     status = models.CharField(
         max_length=8, choices=HouseholdStatus.choices, default=HouseholdStatus.ACTIVE
     )
+    # When it was last closed; the retention schedule counts from it. Empty while active.
+    closed_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -81,9 +81,15 @@ def household_update(*, household: Household, fields: dict) -> Household:
     return household
 
 
-def household_set_status(*, household: Household, status: HouseholdStatus) -> Household:
+def household_set_status(
+    *, household: Household, status: HouseholdStatus, now: datetime
+) -> Household:
+    """Close or reopen. Closing starts the retention clock (see riskassess.retention);
+    reopening stops it."""
+    if household.status != status:
+        household.closed_at = now if status == HouseholdStatus.CLOSED else None
     household.status = status
-    household.save(update_fields=["status"])
+    household.save(update_fields=["status", "closed_at"])
     return household
 
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -7,6 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from homevisits.forms import show_service_error
+from homevisits.retention import period_text
 from homevisits.selectors import has_capability, teams_where
 
 from . import selectors, services
@@ -252,6 +254,7 @@ def household_set_status(request, pk):
         services.household_set_status(
             household=household,
             status=HouseholdStatus.CLOSED if closing else HouseholdStatus.ACTIVE,
+            now=timezone.now(),
         )
         messages.success(
             request, f"{household.display_name} {'closed' if closing else 'reopened'}."
@@ -260,5 +263,9 @@ def household_set_status(request, pk):
     return render(
         request,
         "riskassess/household_status_confirm.html",
-        {"household": household, "closing": closing},
+        {
+            "household": household,
+            "closing": closing,
+            "kept_for": period_text(settings.RETENTION["closed_households"]),
+        },
     )

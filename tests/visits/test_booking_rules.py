@@ -59,7 +59,7 @@ def test_a_submitted_but_unsigned_assessment_books_with_a_warning(
 
 
 def test_a_closed_household_cannot_be_booked(household, details, worker_with_mobile, now):
-    risk_services.household_set_status(household=household, status="closed")
+    risk_services.household_set_status(household=household, status="closed", now=now)
     assert "closed" in refused(details(), worker_with_mobile, now)["household"][0]
 
 
