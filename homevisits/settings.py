@@ -187,7 +187,15 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
+# How many reverse proxies stand in front of the app (0: none, clients connect directly). With N,
+# the Nth address from the right of X-Forwarded-For is the client's: see client_ip.py. Too high a
+# count lets anyone choose their address (and dodge the lockout); too low locks out everyone
+# behind the proxy together. The environment variable keeps its old name; the setting may not,
+# because django-axes warns about its own retired AXES_PROXY_COUNT.
+TRUSTED_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("AXES_PROXY_COUNT must be 0 (no proxy) or the number of proxies.")
+AXES_CLIENT_IP_CALLABLE = "homevisits.client_ip.client_ip_address"
 AXES_VERBOSE = False
 # Two-factor sign-in (django-otp) for managers and designated persons: the name that
 # authenticator apps show beside the code.
