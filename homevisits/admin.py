@@ -1,7 +1,16 @@
 from django.contrib import admin
 
 from . import services
-from .models import ApiToken, AuditEvent, Membership, OfficeHours, StaffProfile, Team, TeamPolicy
+from .models import (
+    ApiToken,
+    AuditEvent,
+    Membership,
+    OfficeHours,
+    StaffProfile,
+    Team,
+    TeamPolicy,
+    TwoFactorFailures,
+)
 
 
 class TeamPolicyInline(admin.StackedInline):
@@ -96,5 +105,25 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["user", "name", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "user",
+        "name",
+        "scope",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["scope"]
     readonly_fields = ["token_hash"]
+
+
+@admin.register(TwoFactorFailures)
+class TwoFactorFailuresAdmin(admin.ModelAdmin):
+    """Deleting a row lifts a pause at once (for someone who phoned their manager)."""
+
+    list_display = ["user", "failure_count", "first_failure_at", "last_failure_at", "locked_until"]
+    readonly_fields = list_display
+
+    def has_add_permission(self, request):
+        return False

@@ -95,6 +95,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "homevisits.urls"
 # Each app above homevisits lists its pages in the navigation through one of these callables.
 API_ROUTERS = {"/visits": "visits.api.router", "/tracking": "tracking.api.router"}
+# The only endpoints a check-ins-only API token reaches (URL names; see homevisits.api_auth).
+API_CHECK_IN_ENDPOINTS = ["api:check_in", "api:still_safe"]
 # Extra checks that /healthz runs, by name; each returns a homevisits.selectors.HealthCheck.
 # Whether a team has monitored visits still to come, asked before its settings may leave it
 # with nobody to alert (homevisits cannot import the apps above it).
@@ -200,6 +202,22 @@ AXES_VERBOSE = False
 # Two-factor sign-in (django-otp) for managers and designated persons: the name that
 # authenticator apps show beside the code.
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="homevisits")
+# Wrong codes: after this many in a row (app and backup codes counted together), the person's
+# second factor is paused for this many minutes and they are emailed. The count lives in our own
+# table (models.TwoFactorFailures), so django-otp's per-device throttle, whose pause doubles
+# without end and cannot be told to the person as a time, is turned off.
+TWO_FACTOR_FAILURE_LIMIT = env.int("TWO_FACTOR_FAILURE_LIMIT", default=5)
+TWO_FACTOR_LOCKOUT_MINUTES = env.int("TWO_FACTOR_LOCKOUT_MINUTES", default=15)
+if TWO_FACTOR_FAILURE_LIMIT < 1 or TWO_FACTOR_LOCKOUT_MINUTES < 1:
+    raise ImproperlyConfigured(
+        "TWO_FACTOR_FAILURE_LIMIT and TWO_FACTOR_LOCKOUT_MINUTES must be 1 or more."
+    )
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+# Personal API tokens stop working after this many days; whoever makes one may choose fewer.
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=90)
+if API_TOKEN_DAYS < 1:
+    raise ImproperlyConfigured("API_TOKEN_DAYS must be 1 or more.")
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"

@@ -214,10 +214,6 @@ class OutcomeForm(forms.Form):
     case_record_reference = forms.CharField(max_length=40, required=False)
 
 
-class TokenNameForm(forms.Form):
-    name = forms.CharField(max_length=60, label="What is this token for?")
-
-
 # Youth justice: cases and their visit-frequency facts.
 
 RISK_CHOICES = [("", "Not assessed (My Futures and out-of-court only)"), *RiskLevel.choices]

@@ -212,7 +212,7 @@ def api(client):
     """api(user, method, path, json) with a personal token of that user."""
 
     def call(user, method, path, json=None):
-        _, raw = api_token_create(user=user, name="test")
+        _, raw = api_token_create(user=user, name="test", now=timezone.now())
         return getattr(client, method)(
             f"/api/visits{path}",
             data=json,
