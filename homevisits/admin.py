@@ -7,7 +7,16 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from . import leavers, services
-from .models import ApiToken, AuditEvent, Membership, OfficeHours, StaffProfile, Team, TeamPolicy
+from .models import (
+    ApiToken,
+    AuditEvent,
+    Membership,
+    OfficeHours,
+    StaffProfile,
+    Team,
+    TeamPolicy,
+    TwoFactorFailures,
+)
 
 
 class TeamPolicyInline(admin.StackedInline):
@@ -102,7 +111,16 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["user", "name", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "user",
+        "name",
+        "scope",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["scope"]
     readonly_fields = ["token_hash"]
 
 
@@ -154,3 +172,14 @@ class StaffUserAdmin(UserAdmin):
         if user.pk == request.user.pk:
             return ["You cannot anonymise your own account."]
         return leavers.leaver_refusals(user=user, now=now)
+
+
+@admin.register(TwoFactorFailures)
+class TwoFactorFailuresAdmin(admin.ModelAdmin):
+    """Deleting a row lifts a pause at once (for someone who phoned their manager)."""
+
+    list_display = ["user", "failure_count", "first_failure_at", "last_failure_at", "locked_until"]
+    readonly_fields = list_display
+
+    def has_add_permission(self, request):
+        return False

@@ -1,7 +1,9 @@
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 
-from .models import OfficeHours, TeamPolicy, Weekday
+from .models import ApiTokenScope, OfficeHours, TeamPolicy, Weekday
 
 DURATION_HELP = "Hours, minutes and seconds, for example 00:05:00 for five minutes."
 
@@ -127,3 +129,23 @@ class TwoFactorSetupForm(forms.Form):
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
         ),
     )
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=60, label="What is this token for?")
+    scope = forms.ChoiceField(
+        choices=ApiTokenScope.choices,
+        initial=ApiTokenScope.ALL,
+        widget=forms.RadioSelect,
+        label="What it may do",
+        help_text="A phone that only checks in needs nothing more than check-ins.",
+    )
+    days = forms.IntegerField(label="Works for (days)", min_value=1)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        longest = settings.API_TOKEN_DAYS
+        self.fields["days"].validators.append(MaxValueValidator(longest))
+        self.fields["days"].widget.attrs["max"] = longest
+        self.fields["days"].initial = longest
+        self.fields["days"].help_text = f"At most {longest}. Choose fewer for a short-lived use."

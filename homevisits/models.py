@@ -358,14 +358,29 @@ class SecretToken(models.Model):
         abstract = True
 
 
+class ApiTokenScope(models.TextChoices):
+    ALL = "all", "All of the API"
+    CHECK_INS = "check_ins", "Check-ins only"
+
+
 class ApiToken(SecretToken):
-    """A personal token for the JSON API, shared by every app's router."""
+    """A personal token for the JSON API, shared by every app's router. It works until
+    `expires_at` (API_TOKEN_DAYS after it was made, or sooner if its maker chose), and only while
+    its owner is active and still in a team. A check-ins-only token reaches only the endpoints
+    listed in settings.API_CHECK_IN_ENDPOINTS (see api_auth)."""
 
     name = models.CharField(max_length=60)
+    scope = models.CharField(
+        max_length=16, choices=ApiTokenScope.choices, default=ApiTokenScope.ALL
+    )
+    expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"API token {self.name} of {self.user}"
+
+    def expired_at(self, now) -> bool:
+        return now >= self.expires_at
 
 
 class SubmissionKey(models.Model):
@@ -395,3 +410,32 @@ class SubmissionKey(models.Model):
 
     def __str__(self):
         return f"Submission key of {self.user} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class TwoFactorFailures(models.Model):
+    """Wrong second-factor codes a person has typed since their last right one (app and backup
+    codes alike). Kept in the database, not a cache, so every web process counts together and a
+    restart forgets nothing. A right code deletes the row. Once `failure_count` reaches the limit,
+    every code is refused unchecked until `locked_until`; a wrong code after that starts a fresh
+    count. For the retention schedule: a row whose `last_failure_at` is old and whose
+    `locked_until` has passed says only that someone once mistyped."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="two_factor_failures"
+    )
+    failure_count = models.PositiveSmallIntegerField(default=0)
+    first_failure_at = models.DateTimeField(help_text="The first wrong code of this count.")
+    last_failure_at = models.DateTimeField(db_index=True)
+    locked_until = models.DateTimeField(
+        null=True, blank=True, help_text="Codes are refused, unchecked, until then."
+    )
+
+    class Meta:
+        verbose_name = "two-factor failures"
+        verbose_name_plural = "two-factor failures"
+
+    def __str__(self):
+        return f"{self.failure_count} wrong two-factor code(s) by {self.user}"
+
+    def paused_at(self, now) -> bool:
+        return self.locked_until is not None and now < self.locked_until

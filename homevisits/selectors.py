@@ -1,15 +1,17 @@
 """Reads about the organisation: memberships, roles, what a user may do, and system health."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import ApiToken, Membership, Role, Team
+from .models import ApiToken, Membership, Role, Team, TwoFactorFailures
 from .tokens import hash_token
 
 # What each role may do. A capability names a group of pages and actions, not a single view.
@@ -60,6 +62,12 @@ def authenticator_app(user) -> TOTPDevice | None:
 
 def has_authenticator_app(user) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def two_factor_paused_until(*, user, now) -> datetime | None:
+    """When the person may type a code again, if too many wrong ones paused their second factor."""
+    failures = TwoFactorFailures.objects.filter(user=user).first()
+    return failures.locked_until if failures is not None and failures.paused_at(now) else None
 
 
 def has_active_manager(*, team: Team) -> bool:
@@ -167,14 +175,44 @@ def health_report() -> dict:
 
 
 def live_api_tokens(*, user) -> QuerySet:
+    """The person's tokens not revoked, newest first; expired ones too, so they see why one
+    stopped working."""
     return ApiToken.objects.filter(user=user, revoked_at__isnull=True).order_by("-created_at")
 
 
-def api_token_user(*, raw_token: str):
-    """The live token's active user, or None; a read only (authenticating notes its use)."""
-    token = (
-        ApiToken.objects.filter(token_hash=hash_token(raw_token), revoked_at__isnull=True)
-        .select_related("user")
-        .first()
-    )
-    return token.user if token is not None and token.user.is_active else None
+def is_active_member(user) -> bool:
+    """An active account still in at least one team. Leaving a team deletes the membership."""
+    return user.is_active and Membership.objects.filter(user=user).exists()
+
+
+def needs_two_factor_setup(user) -> bool:
+    """Their role needs a second factor and they have not set one up."""
+    return needs_two_factor(user) and not has_authenticator_app(user)
+
+
+class ApiTokenRefused(Exception):
+    """Why a presented API token does not work, in words for whoever sent it."""
+
+
+def api_token_in_force(*, raw_token: str, now: datetime) -> ApiToken:
+    """The token with this secret and its user, if it may be used now; else ApiTokenRefused."""
+    token = ApiToken.objects.filter(token_hash=hash_token(raw_token)).select_related("user").first()
+    if token is None:
+        raise ApiTokenRefused("This API token is not recognised.")
+    if token.revoked_at is not None:
+        raise ApiTokenRefused(f"This API token was revoked. {MAKE_A_NEW_TOKEN}")
+    if token.expired_at(now):
+        expired = timezone.localtime(token.expires_at)
+        raise ApiTokenRefused(
+            f"This API token expired on {expired.day} {expired:%B %Y at %H:%M} (UK time). "
+            + MAKE_A_NEW_TOKEN
+        )
+    if not is_active_member(token.user):
+        raise ApiTokenRefused(
+            "This API token no longer works: its owner's account is deactivated or they have "
+            "left their teams."
+        )
+    return token
+
+
+MAKE_A_NEW_TOKEN = "Make a new one on your Calendars and API page."

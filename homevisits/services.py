@@ -1,12 +1,15 @@
 """Writes to the organisation: teams with their policy, people's roles, the audit log,
 setting up and checking the second sign-in factor, and the API tokens every app's API accepts."""
 
-import math
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.text import slugify
 from django_otp import verify_token
@@ -18,6 +21,7 @@ from .models import (
     DEFAULT_OFFICE_CLOSES,
     DEFAULT_OFFICE_OPENS,
     ApiToken,
+    ApiTokenScope,
     AuditEvent,
     Membership,
     OfficeHours,
@@ -25,9 +29,13 @@ from .models import (
     StaffProfile,
     Team,
     TeamPolicy,
+    TwoFactorFailures,
     Weekday,
 )
-from .tokens import hash_token, new_secret_token
+from .tokens import hash_token as hash_token  # the calendar feeds in visits use it too
+from .tokens import new_secret_token
+
+logger = logging.getLogger(__name__)
 
 WORKING_WEEK = [
     Weekday.MONDAY,
@@ -130,8 +138,6 @@ def audit_record(
 AUTHENTICATOR_APP = "Authenticator app"
 BACKUP_CODES = "Backup codes"
 BACKUP_CODE_COUNT = 10
-# django-otp pauses 1, 2, 4… seconds after each wrong code; say so once the pause is noticeable.
-PAUSE_AFTER_FAILURES = 3
 
 
 @transaction.atomic
@@ -151,7 +157,7 @@ def two_factor_enrolment_start(*, user) -> TOTPDevice:
 def two_factor_enrolment_confirm(*, user, code: str) -> tuple[TOTPDevice, list[str]]:
     """Confirm the app with its first code; returns the device and a fresh set of backup codes.
 
-    Not one transaction: a wrong code must stay counted by django-otp's throttle, not roll back.
+    The person is looking at the key, so wrong codes here are not counted against them.
     """
     device = two_factor_enrolment_start(user=user)
     if verify_token(user, device.persistent_id, _app_code(code)) is None:
@@ -181,35 +187,92 @@ def _backup_codes_replace(*, user) -> list[str]:
     return codes
 
 
+class TwoFactorPaused(Exception):
+    """Too many wrong codes: every code is refused, without being checked, until `until`."""
+
+    def __init__(self, until: datetime):
+        super().__init__(f"Two-factor sign-in is paused until {until.isoformat()}.")
+        self.until = until
+
+
 def two_factor_check(*, user, code: str, now: datetime):
     """The device that accepts this code: 6 digits for the app, otherwise a backup code, which
     is then used up.
 
-    Each device throttles wrong codes itself, with a growing pause after each failure.
+    Wrong codes are counted per person, app and backup codes together. The one that reaches
+    TWO_FACTOR_FAILURE_LIMIT pauses the second factor for TWO_FACTOR_LOCKOUT_MINUTES and emails
+    the person; during the pause no code is even looked at (TwoFactorPaused). A right code
+    clears the count. The person's row is locked first, so guesses sent in parallel are counted
+    one after another and cannot get past the limit.
     """
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
+        failures = TwoFactorFailures.objects.filter(user=user).first()
+        if failures is not None and failures.paused_at(now):
+            raise TwoFactorPaused(failures.locked_until)
+        device = _device_accepting(user=user, code=code)
+        if device is not None:
+            TwoFactorFailures.objects.filter(user=user).delete()
+            return device
+        failures = _two_factor_failure_count(user=user, failures=failures, now=now)
+    if failures.paused_at(now):
+        _two_factor_pause_tell(user=user, failures=failures)
+        raise TwoFactorPaused(failures.locked_until)
+    raise ValidationError("That code did not match. Try the newest code from the app.")
+
+
+def _device_accepting(*, user, code: str):
     token = code.replace(" ", "").strip().lower()
     device_model = TOTPDevice if len(token) == 6 and token.isdigit() else StaticDevice
     for device in device_model.objects.filter(user=user, confirmed=True):
         if verify_token(user, device.persistent_id, token) is not None:
             return device
-    seconds = _seconds_paused(user=user, now=now)
-    if seconds:
-        raise ValidationError(
-            f"Too many wrong codes. Wait {seconds} seconds, then type the newest code.",
-            code="throttled",
+    return None
+
+
+def _two_factor_failure_count(*, user, failures, now: datetime) -> TwoFactorFailures:
+    """Count one more wrong code; a count that ended in a pause now over starts again."""
+    if failures is None or failures.locked_until is not None:
+        failures = failures or TwoFactorFailures(user=user)
+        failures.failure_count = 0
+        failures.first_failure_at = now
+        failures.locked_until = None
+    failures.failure_count += 1
+    failures.last_failure_at = now
+    if failures.failure_count >= settings.TWO_FACTOR_FAILURE_LIMIT:
+        failures.locked_until = now + timedelta(minutes=settings.TWO_FACTOR_LOCKOUT_MINUTES)
+    failures.save()
+    return failures
+
+
+def _two_factor_pause_tell(*, user, failures: TwoFactorFailures) -> None:
+    """Email the person that their second factor is paused: if it was not them, someone has
+    their password. Sent after the count is committed, and a mail server that fails does not
+    undo the pause."""
+    if not user.email:
+        logger.warning("Two-factor sign-in of user %s paused; they have no email address.", user.pk)
+        return
+    until = timezone.localtime(failures.locked_until)
+    body = (
+        f"Hello {user.get_short_name() or user.get_username()},\n\n"
+        f"{failures.failure_count} wrong two-factor codes were typed after signing in to your "
+        "homevisits account with your password. To protect the account, two-factor sign-in is "
+        f"paused until {until:%H:%M} on {until:%A} {until.day} {until:%B %Y} (UK time).\n\n"
+        "If this was you, wait until then and type the newest code from your authenticator "
+        "app, or one of your backup codes.\n\n"
+        "If it was not you, someone may know your password. Contact your manager straight "
+        "away, and change your password as soon as you can sign in.\n\n"
+        f"{settings.SITE_URL}\n"
+    )
+    try:
+        send_mail(
+            "Two-factor sign-in paused on your homevisits account",
+            body,
+            settings.DEFAULT_FROM_EMAIL,
+            [user.email],
         )
-    raise ValidationError("That code did not match. Try the newest code from the app.")
-
-
-def _seconds_paused(*, user, now: datetime) -> int:
-    """How long every code is refused, once several wrong ones have been typed (else 0)."""
-    devices = [*TOTPDevice.objects.filter(user=user), *StaticDevice.objects.filter(user=user)]
-    for device in devices:
-        allowed, detail = device.verify_is_allowed()
-        if not allowed and detail.get("failure_count", 0) >= PAUSE_AFTER_FAILURES:
-            remaining = detail["locked_until"] - now
-            return max(1, math.ceil(remaining.total_seconds()))
-    return 0
+    except Exception:  # the pause stands whatever the mail server says
+        logger.exception("Could not email user %s that their second factor is paused.", user.pk)
 
 
 def _app_code(code: str) -> str:
@@ -220,14 +283,50 @@ def _app_code(code: str) -> str:
 # API tokens, accepted by every app's API.
 
 
-def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
-    name = name.strip()
-    if not name:
-        raise ValidationError({"name": "Name the token after where you will use it."})
+@transaction.atomic
+def api_token_create(
+    *,
+    user,
+    name: str,
+    now: datetime,
+    scope: str = ApiTokenScope.ALL,
+    days: int | None = None,
+) -> tuple[ApiToken, str]:
+    """A new token and its secret, shown once. It lasts `days` (API_TOKEN_DAYS unless a
+    shorter life is chosen). Someone whose role needs a second factor must have set it up: a
+    token is a way in that skips the code, so it is only for people who have one."""
+    days = settings.API_TOKEN_DAYS if days is None else days
+    errors = {}
+    if not name.strip():
+        errors["name"] = "Name the token after where you will use it."
+    if scope not in ApiTokenScope.values:
+        errors["scope"] = "Choose what the token may be used for."
+    if not 1 <= days <= settings.API_TOKEN_DAYS:
+        errors["days"] = f"A token lasts from 1 to {settings.API_TOKEN_DAYS} days."
+    if errors:
+        raise ValidationError(errors)
+    if selectors.needs_two_factor_setup(user):
+        raise ValidationError(TOKEN_NEEDS_TWO_FACTOR, code="two_factor_setup")
+    if not selectors.is_active_member(user):
+        raise ValidationError("Only active members of a team can make API tokens.")
     raw, token_hash = new_secret_token()
-    return ApiToken.objects.create(user=user, name=name[:60], token_hash=token_hash), raw
+    token = ApiToken.objects.create(
+        user=user,
+        name=name.strip()[:60],
+        scope=scope,
+        expires_at=now + timedelta(days=days),
+        token_hash=token_hash,
+    )
+    return token, raw
 
 
+TOKEN_NEEDS_TWO_FACTOR = (
+    "Set up two-factor sign-in before making an API token: your role sees where colleagues "
+    "are, and a token is a way in without a code."
+)
+
+
+@transaction.atomic
 def api_token_revoke(*, token: ApiToken, now: datetime) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
 
@@ -248,14 +347,10 @@ def user_secrets_revoke(*, user, now: datetime) -> dict[str, int]:
     return revoked
 
 
-def api_token_authenticate(*, raw_token: str, now: datetime):
-    """The token's user, or None for an unknown or revoked token."""
-    token = (
-        ApiToken.objects.filter(token_hash=hash_token(raw_token), revoked_at__isnull=True)
-        .select_related("user")
-        .first()
-    )
-    if token is None or not token.user.is_active:
-        return None
+@transaction.atomic
+def api_token_authenticate(*, raw_token: str, now: datetime) -> ApiToken:
+    """The token in force, with its user, its use noted; selectors.ApiTokenRefused says why
+    not (unknown, revoked, expired, or its owner deactivated or gone from their teams)."""
+    token = selectors.api_token_in_force(raw_token=raw_token, now=now)
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    return token

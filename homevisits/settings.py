@@ -96,6 +96,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "homevisits.urls"
 # Each app above homevisits lists its pages in the navigation through one of these callables.
 API_ROUTERS = {"/visits": "visits.api.router", "/tracking": "tracking.api.router"}
+# The only endpoints a check-ins-only API token reaches (URL names; see homevisits.api_auth).
+API_CHECK_IN_ENDPOINTS = ["api:check_in", "api:still_safe"]
 # Extra checks that /healthz runs, by name; each returns a homevisits.selectors.HealthCheck.
 # Whether a team has monitored visits still to come, asked before its settings may leave it
 # with nobody to alert (homevisits cannot import the apps above it).
@@ -192,11 +194,35 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
+# How many reverse proxies stand in front of the app (0: none, clients connect directly). With N,
+# the Nth address from the right of X-Forwarded-For is the client's: see client_ip.py. Too high a
+# count lets anyone choose their address (and dodge the lockout); too low locks out everyone
+# behind the proxy together. The environment variable keeps its old name; the setting may not,
+# because django-axes warns about its own retired AXES_PROXY_COUNT.
+TRUSTED_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("AXES_PROXY_COUNT must be 0 (no proxy) or the number of proxies.")
+AXES_CLIENT_IP_CALLABLE = "homevisits.client_ip.client_ip_address"
 AXES_VERBOSE = False
 # Two-factor sign-in (django-otp) for managers and designated persons: the name that
 # authenticator apps show beside the code.
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="homevisits")
+# Wrong codes: after this many in a row (app and backup codes counted together), the person's
+# second factor is paused for this many minutes and they are emailed. The count lives in our own
+# table (models.TwoFactorFailures), so django-otp's per-device throttle, whose pause doubles
+# without end and cannot be told to the person as a time, is turned off.
+TWO_FACTOR_FAILURE_LIMIT = env.int("TWO_FACTOR_FAILURE_LIMIT", default=5)
+TWO_FACTOR_LOCKOUT_MINUTES = env.int("TWO_FACTOR_LOCKOUT_MINUTES", default=15)
+if TWO_FACTOR_FAILURE_LIMIT < 1 or TWO_FACTOR_LOCKOUT_MINUTES < 1:
+    raise ImproperlyConfigured(
+        "TWO_FACTOR_FAILURE_LIMIT and TWO_FACTOR_LOCKOUT_MINUTES must be 1 or more."
+    )
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+# Personal API tokens stop working after this many days; whoever makes one may choose fewer.
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=90)
+if API_TOKEN_DAYS < 1:
+    raise ImproperlyConfigured("API_TOKEN_DAYS must be 1 or more.")
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"

@@ -134,19 +134,25 @@ def two_factor_verify(request):
         return redirect(_next_page(request))
     if not selectors.has_authenticator_app(request.user):
         return _redirect_keeping_next("two-factor-setup", request)
+    now = timezone.now()
+    paused_until = selectors.two_factor_paused_until(user=request.user, now=now)
     form = TwoFactorCodeForm(request.POST or None)
     if form.is_valid():
         try:
             device = services.two_factor_check(
-                user=request.user, code=form.cleaned_data["code"], now=timezone.now()
+                user=request.user, code=form.cleaned_data["code"], now=now
             )
+        except services.TwoFactorPaused as pause:
+            paused_until = pause.until
         except ValidationError as error:
             show_service_error(form, error)
         else:
             otp_login(request, device)
             return redirect(_next_page(request))
     return render(
-        request, "registration/two_factor_verify.html", {"form": form, "next": _next_page(request)}
+        request,
+        "registration/two_factor_verify.html",
+        {"form": form, "next": _next_page(request), "paused_until": paused_until},
     )
 
 

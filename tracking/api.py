@@ -39,6 +39,7 @@ class CheckInOut(Schema):
     response={201: CheckInOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
     summary="Check in on a visit",
     openapi_extra=REPEATABLE,
+    url_name="check_in",  # named in settings.API_CHECK_IN_ENDPOINTS
 )
 def check_in(request, visit_id: DatabaseId, payload: CheckInIn):
     user, now = request.auth, timezone.now()
@@ -97,6 +98,7 @@ class StillSafeOut(Schema):
     "yourself. 400 when you have no day out with interval phone-ins today and no alert is "
     "chasing you for a missed phone-in.",
     openapi_extra=REPEATABLE,
+    url_name="still_safe",  # named in settings.API_CHECK_IN_ENDPOINTS
 )
 def still_safe(request):
     user, now = request.auth, timezone.now()

@@ -215,10 +215,6 @@ class OutcomeForm(forms.Form):
     case_record_reference = forms.CharField(max_length=40, required=False)
 
 
-class TokenNameForm(forms.Form):
-    name = forms.CharField(max_length=60, label="What is this token for?")
-
-
 # A new calendar link lasts a year unless its owner picks a sooner date.
 FEED_DEFAULT_DAYS = 365
 

@@ -1,4 +1,5 @@
-from datetime import date, timedelta
+import json
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from homevisits import selectors as homevisits_selectors
 from homevisits import services as homevisits_services
 from homevisits.dates import london_day_bounds, week_start
-from homevisits.forms import error_text, show_service_error
+from homevisits.forms import ApiTokenForm, error_text, show_service_error
 from homevisits.selectors import teams_where
 from riskassess import selectors as risk_selectors
 from riskassess.selectors import households_for
@@ -28,7 +29,6 @@ from .forms import (
     CaseForm,
     OutcomeForm,
     ReviewDateForm,
-    TokenNameForm,
     VariationForm,
     VisitForm,
     case_initial,
@@ -285,9 +285,9 @@ def visit_outcome(request, pk):
 # Calendar feeds and API tokens
 
 
-@never_cache  # it shows a new link's secret, once
+@never_cache
 def connections(request):
-    return _connections_page(request, feed_form=_feed_form(request))
+    return _connections_page(request)
 
 
 def _feed_form(request, data=None):
@@ -298,23 +298,54 @@ def _feed_form(request, data=None):
     )
 
 
-def _connections_page(request, *, feed_form):
-    return render(
+# A new secret (a token, or a feed's address) reaches the page after the redirect in a signed
+# cookie, only for that page and for a few minutes: never in the session, which is stored in the
+# database, where only the secret's hash may be.
+NEW_SECRET_COOKIE = "new_secret"
+NEW_SECRET_SECONDS = 300
+
+
+def _with_new_secret(response, secret: dict):
+    response.set_signed_cookie(
+        NEW_SECRET_COOKIE,
+        json.dumps(secret),
+        salt=NEW_SECRET_COOKIE,
+        max_age=NEW_SECRET_SECONDS,
+        path=reverse("connections"),
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
+
+
+def _connections_page(request, *, feed_form=None, token_form=None):
+    new_secret = None
+    # Only on the page the new secret was made for, never in a form's error answer (which is
+    # kept to replay a repeated submission).
+    if request.method == "GET":
+        secret = request.get_signed_cookie(
+            NEW_SECRET_COOKIE, default=None, salt=NEW_SECRET_COOKIE, max_age=NEW_SECRET_SECONDS
+        )
+        new_secret = json.loads(secret) if secret else None
+    if new_secret and new_secret.get("expires_at"):
+        new_secret["expires_at"] = datetime.fromisoformat(new_secret["expires_at"])
+    response = render(
         request,
         "visits/connections.html",
         {
             "feeds": selectors.live_feeds(user=request.user),
             "tokens": homevisits_selectors.live_api_tokens(user=request.user),
-            "feed_form": feed_form,
-            "token_form": TokenNameForm(),
-            # Only on the page the new secret was made for, never in a form's error answer
-            # (which is kept to replay a repeated submission).
-            "new_secret": request.session.pop("new_secret", None)
-            if request.method == "GET"
-            else None,
+            "feed_form": feed_form or _feed_form(request),
+            "token_form": token_form or ApiTokenForm(),
+            "token_needs_two_factor": homevisits_selectors.needs_two_factor_setup(request.user),
+            "new_secret": new_secret,
             "now": timezone.now(),
         },
     )
+    if NEW_SECRET_COOKIE in request.COOKIES:
+        response.delete_cookie(NEW_SECRET_COOKIE, path=reverse("connections"), samesite="Strict")
+    return response
 
 
 @require_POST
@@ -332,12 +363,11 @@ def feed_create(request):
             show_service_error(form, error, {"expires_at": "expires_on"})
         else:
             url = request.build_absolute_uri(reverse("calendar-feed", args=[raw]))
-            request.session["new_secret"] = {"kind": "feed", "value": url}
             messages.success(
                 request,
                 "New calendar link made. Any older link for the same calendar stopped working.",
             )
-            return redirect("connections")
+            return _with_new_secret(redirect("connections"), {"kind": "feed", "value": url})
     return _connections_page(request, feed_form=form)
 
 
@@ -370,13 +400,23 @@ def secrets_revoke_all(request):
 
 @require_POST
 def token_create(request):
-    form = TokenNameForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Give the token a name.")
-        return redirect("connections")
-    _, raw = homevisits_services.api_token_create(user=request.user, name=form.cleaned_data["name"])
-    request.session["new_secret"] = {"kind": "token", "value": raw}
-    return redirect("connections")
+    form = ApiTokenForm(request.POST)
+    if form.is_valid():
+        try:
+            token, raw = homevisits_services.api_token_create(
+                user=request.user, now=timezone.now(), **form.cleaned_data
+            )
+        except ValidationError as error:
+            show_service_error(form, error)
+        else:
+            secret = {
+                "kind": "token",
+                "value": raw,
+                "expires_at": token.expires_at.isoformat(),
+                "scope": token.get_scope_display(),
+            }
+            return _with_new_secret(redirect("connections"), secret)
+    return _connections_page(request, token_form=form)
 
 
 @require_POST

@@ -40,6 +40,6 @@ def refuse_every_change(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("homevisits", "0005_head_of_service")]
+    dependencies = [("homevisits", "0006_team_policy_feed_detail")]
 
     operations = [migrations.RunPython(allow_retention_deletes, refuse_every_change)]

@@ -16,6 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from homevisits import services
 from homevisits.leavers import user_anonymise
 from homevisits.models import AuditAction, AuditEvent, Membership, Role, StaffProfile, TeamKind
+from homevisits.selectors import ApiTokenRefused
 from tests import retention_data as data
 from tests.factories import TeamFactory, UserFactory, member, supervised_case
 from tracking.models import DutyRota, Notification
@@ -55,9 +56,9 @@ def test_anonymising_a_leaver_scrubs_them_and_their_audit_lines_still_point_at_t
     looked = services.audit_record(
         actor=leaver, action=AuditAction.VIEWED_ESCALATION, team=team, now=now
     )
-    _, raw_token = services.api_token_create(user=leaver, name="Phone")
-    visit_services.calendar_feed_create(user=leaver)
     TOTPDevice.objects.create(user=leaver, name="App", confirmed=True)
+    _, raw_token = services.api_token_create(user=leaver, name="Phone", now=now)
+    visit_services.calendar_feed_create(user=leaver, expires_at=now + timedelta(days=30), now=now)
     services.two_factor_backup_codes_renew(user=leaver)
     visit = data.visit(data.household(team), leaver, ends_at=now - timedelta(days=3))
     escalation = data.escalation(
@@ -75,7 +76,8 @@ def test_anonymising_a_leaver_scrubs_them_and_their_audit_lines_still_point_at_t
     assert [profile.mobile, profile.next_of_kin_name, profile.next_of_kin_phone] == ["", "", ""]
     assert [profile.vehicle_make, profile.vehicle_registration] == ["", ""]
     assert not Membership.objects.filter(user=leaver).exists()
-    assert services.api_token_authenticate(raw_token=raw_token, now=now) is None
+    with pytest.raises(ApiTokenRefused, match="revoked"):
+        services.api_token_authenticate(raw_token=raw_token, now=now)
     assert not CalendarFeed.objects.filter(user=leaver, revoked_at__isnull=True).exists()
     assert not TOTPDevice.objects.filter(user=leaver).exists()
     assert not StaticDevice.objects.filter(user=leaver).exists()

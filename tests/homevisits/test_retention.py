@@ -55,7 +55,9 @@ def a_day_of_records(team, worker, manager, password):
     quiet = data.visit(household, worker, ends_at=T0, left_at=T0)
     data.check_in(worker, at=T0, visit=quiet)
     data.check_in(worker, at=T0)  # "still safe" between visits
-    ApiToken.objects.create(user=worker, name="Phone", token_hash="1" * 64, revoked_at=T0)
+    ApiToken.objects.create(
+        user=worker, name="Phone", token_hash="1" * 64, revoked_at=T0, expires_at=T0
+    )
     audit_line(actor=manager, team=team, at=T0)
     return {"escalated": escalated, "quiet": quiet}
 

@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from homevisits import services as homevisits_services
 from tracking.models import CheckIn
@@ -24,7 +25,9 @@ pytestmark = [
 
 def test_two_concurrent_resends_with_one_key_check_in_once_and_answer_the_same(book, staff, now):
     visit = book(now + timedelta(minutes=20))
-    _, token = homevisits_services.api_token_create(user=staff["worker"], name="phone")
+    _, token = homevisits_services.api_token_create(
+        user=staff["worker"], name="phone", now=timezone.now()
+    )
     answers = []
 
     def check_in():

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from homevisits import services as homevisits_services
 from homevisits.models import Role
@@ -90,7 +91,9 @@ def test_a_colleague_not_on_the_visit_cannot_check_in_for_it(client, team, visit
 
 
 def test_check_in_through_the_api_with_a_token(client, visit, staff, now):
-    _, token = homevisits_services.api_token_create(user=staff["worker"], name="phone")
+    _, token = homevisits_services.api_token_create(
+        user=staff["worker"], name="phone", now=timezone.now()
+    )
     url = f"/api/tracking/visits/{visit.pk}/check-ins"
     headers = {"Authorization": f"Bearer {token}"}
     bad = client.post(url, {"kind": "extended"}, content_type="application/json", headers=headers)

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from homevisits import services as homevisits_services
 from tracking import services
@@ -108,7 +109,9 @@ def check_in_by_api(client, token, visit, key, **body):
 def test_an_api_check_in_resent_with_one_idempotency_key_writes_once_and_answers_the_same(
     client, visit, staff
 ):
-    _, token = homevisits_services.api_token_create(user=staff["worker"], name="phone")
+    _, token = homevisits_services.api_token_create(
+        user=staff["worker"], name="phone", now=timezone.now()
+    )
     first = check_in_by_api(client, token, visit, "resend-1", kind="extended", extend_minutes=15)
     second = check_in_by_api(client, token, visit, "resend-1", kind="extended", extend_minutes=15)
     assert first.status_code == second.status_code == 201
@@ -119,7 +122,9 @@ def test_an_api_check_in_resent_with_one_idempotency_key_writes_once_and_answers
 
 
 def test_an_idempotency_key_reused_for_another_check_in_is_refused(client, visit, staff):
-    _, token = homevisits_services.api_token_create(user=staff["worker"], name="phone")
+    _, token = homevisits_services.api_token_create(
+        user=staff["worker"], name="phone", now=timezone.now()
+    )
     check_in_by_api(client, token, visit, "k", kind="arrived")
     other = check_in_by_api(client, token, visit, "k", kind="left_safely")
     assert other.status_code == 422
@@ -128,7 +133,9 @@ def test_an_idempotency_key_reused_for_another_check_in_is_refused(client, visit
 
 
 def test_a_still_safe_api_call_resent_with_one_key_is_answered_the_same(client, visit, staff):
-    _, token = homevisits_services.api_token_create(user=staff["worker"], name="phone")
+    _, token = homevisits_services.api_token_create(
+        user=staff["worker"], name="phone", now=timezone.now()
+    )
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "safe-1"}
     answers = [
         client.post("/api/tracking/still-safe", content_type="application/json", headers=headers)
@@ -140,7 +147,9 @@ def test_a_still_safe_api_call_resent_with_one_key_is_answered_the_same(client, 
 
 
 def test_an_api_check_in_repeated_without_a_key_is_acknowledged(client, visit, staff):
-    _, token = homevisits_services.api_token_create(user=staff["worker"], name="phone")
+    _, token = homevisits_services.api_token_create(
+        user=staff["worker"], name="phone", now=timezone.now()
+    )
     url = f"/api/tracking/visits/{visit.pk}/check-ins"
     headers = {"Authorization": f"Bearer {token}"}
     answers = [

@@ -6,11 +6,14 @@ from datetime import datetime, timedelta
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from homevisits import services as homevisits_services
 from homevisits.dates import LONDON
 from homevisits.models import Role, TeamPolicy
+from homevisits.selectors import needs_two_factor
 from tests.factories import member
+from tests.support import authenticator_app_for
 from tracking import selectors, services
 from tracking.models import Cause, Channel, CheckIn, CheckInKind, ClosedBy, Escalation
 from visits import services as visit_services
@@ -50,7 +53,9 @@ def im_safe(client, user, when, **kwargs):
     """POST "I'm safe" at `when` with `user`'s personal API token (no user: no credentials)."""
     headers = {}
     if user is not None:
-        _, token = homevisits_services.api_token_create(user=user, name="phone")
+        if needs_two_factor(user):  # as they must have before making a token
+            authenticator_app_for(user)
+        _, token = homevisits_services.api_token_create(user=user, name="phone", now=timezone.now())
         headers["Authorization"] = f"Bearer {token}"
     with time_machine.travel(when, tick=False):
         return client.post(URL, content_type="application/json", headers=headers, **kwargs)

@@ -4,6 +4,7 @@ from datetime import timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
+from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -16,7 +17,9 @@ from visits.models import Visit
 
 @pytest.fixture
 def token(worker_with_mobile):
-    _, raw = homevisits_services.api_token_create(user=worker_with_mobile, name="phone")
+    _, raw = homevisits_services.api_token_create(
+        user=worker_with_mobile, name="phone", now=timezone.now()
+    )
     return raw
 
 

@@ -13,6 +13,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.utils import timezone as django_timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -78,7 +79,9 @@ def bearer(keep_test_connection, household, worker_with_mobile, now):
         now=now,
     ).visit
     REAL_IDS.update(household_id=household.pk, visit_id=visit.pk)
-    _, raw = homevisits_services.api_token_create(user=worker_with_mobile, name="fuzz")
+    _, raw = homevisits_services.api_token_create(
+        user=worker_with_mobile, name="fuzz", now=django_timezone.now()
+    )
     yield raw
     REAL_IDS.clear()
 

@@ -2,6 +2,7 @@
 the first. Forms carry a one-time submission key; the API honours an Idempotency-Key header."""
 
 from django.urls import reverse
+from django.utils import timezone
 
 from homevisits import services as homevisits_services
 from homevisits.models import Role
@@ -99,7 +100,9 @@ def book_by_api(client, token, household, now, key=None, **changes):
 def test_booking_twice_by_api_with_one_idempotency_key_books_once(
     client, household, worker_with_mobile, now
 ):
-    _, token = homevisits_services.api_token_create(user=worker_with_mobile, name="phone")
+    _, token = homevisits_services.api_token_create(
+        user=worker_with_mobile, name="phone", now=timezone.now()
+    )
     first = book_by_api(client, token, household, now, key="booking-1")
     second = book_by_api(client, token, household, now, key="booking-1")
     assert first.status_code == second.status_code == 201
@@ -111,7 +114,9 @@ def test_booking_twice_by_api_with_one_idempotency_key_books_once(
 def test_an_idempotency_key_reused_for_a_different_booking_is_refused(
     client, household, worker_with_mobile, now
 ):
-    _, token = homevisits_services.api_token_create(user=worker_with_mobile, name="phone")
+    _, token = homevisits_services.api_token_create(
+        user=worker_with_mobile, name="phone", now=timezone.now()
+    )
     book_by_api(client, token, household, now, key="booking-1")
     other = book_by_api(client, token, household, now, key="booking-1", purpose="Other")
     assert other.status_code == 422
@@ -122,7 +127,9 @@ def test_an_idempotency_key_reused_for_a_different_booking_is_refused(
 def test_an_empty_or_overlong_idempotency_key_is_refused_and_nothing_booked(
     client, household, worker_with_mobile, now
 ):
-    _, token = homevisits_services.api_token_create(user=worker_with_mobile, name="phone")
+    _, token = homevisits_services.api_token_create(
+        user=worker_with_mobile, name="phone", now=timezone.now()
+    )
     for key in ["", "k" * 101]:
         answer = book_by_api(client, token, household, now, key=key)
         assert answer.status_code == 400
@@ -133,7 +140,9 @@ def test_an_empty_or_overlong_idempotency_key_is_refused_and_nothing_booked(
 def test_a_refused_api_booking_is_answered_the_same_when_repeated(
     client, household, worker_with_mobile, now
 ):
-    _, token = homevisits_services.api_token_create(user=worker_with_mobile, name="phone")
+    _, token = homevisits_services.api_token_create(
+        user=worker_with_mobile, name="phone", now=timezone.now()
+    )
     first = book_by_api(client, token, household, now, key="k", purpose="")
     second = book_by_api(client, token, household, now, key="k", purpose="")
     assert first.status_code == second.status_code

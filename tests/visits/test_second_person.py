@@ -10,9 +10,11 @@ from django.utils import timezone
 
 from homevisits.models import Role
 from homevisits.people import person_name
+from homevisits.selectors import needs_two_factor
 from homevisits.services import api_token_create, membership_set
 from riskassess import services as risk_services
 from tests.factories import assessed_household, member
+from tests.support import authenticator_app_for
 from visits import services
 from visits.models import AfterVisitPlan, Visit, VisitChange
 
@@ -212,7 +214,9 @@ def api(client):
     """api(user, method, path, json) with a personal token of that user."""
 
     def call(user, method, path, json=None):
-        _, raw = api_token_create(user=user, name="test")
+        if needs_two_factor(user):  # a manager sets up their app before making a token
+            authenticator_app_for(user)
+        _, raw = api_token_create(user=user, name="test", now=timezone.now())
         return getattr(client, method)(
             f"/api/visits{path}",
             data=json,
