@@ -167,9 +167,7 @@ def test_revoke_all_asks_first_then_stops_every_feed_and_api_token(
 ):
     _, personal = new_feed(worker_with_mobile, now=now)
     _, whole_team = new_feed(worker_with_mobile, now=now, team=team)
-    _, token = homevisits_services.api_token_create(
-        user=worker_with_mobile, name="phone", now=timezone.now()
-    )
+    _, token = homevisits_services.api_token_create(user=worker_with_mobile, name="phone", now=now)
     api = Client(headers={"Authorization": f"Bearer {token}"})
     assert api.get("/api/visits").status_code == 200
     client.force_login(worker_with_mobile)
