@@ -220,13 +220,13 @@ def crawl_urls(ids: dict) -> list[tuple[str, str]]:
 
 
 def admin_urls() -> list[str]:
-    """The admin's index, and each model's list, its add form and its first object's page."""
+    """The admin's index, and each model's list and its first object's form (or an empty one)."""
     urls = [reverse("admin:index")]
     for model in admin.site._registry:
         info = f"admin:{model._meta.app_label}_{model._meta.model_name}"
-        urls += [reverse(f"{info}_changelist"), reverse(f"{info}_add")]
-        if first := model._default_manager.order_by("pk").first():
-            urls.append(reverse(f"{info}_change", args=[first.pk]))
+        first = model._default_manager.order_by("pk").first()
+        form = reverse(f"{info}_change", args=[first.pk]) if first else reverse(f"{info}_add")
+        urls += [reverse(f"{info}_changelist"), form]
     return urls
 
 
