@@ -41,3 +41,18 @@ class TwoFactorRequiredMiddleware:
         if request.htmx:
             return HttpResponse(status=204, headers={"HX-Redirect": target})
         return HttpResponseRedirect(target)
+
+
+class NoStoreMiddleware:
+    """Every answer the app itself makes (pages, HTMX partials, the API, calendar feeds, new
+    secrets) may hold personal data, so no browser or proxy keeps a copy: `Cache-Control:
+    no-store`. Goes below whitenoise, which serves static files with their own long caching."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "no-store" not in response.get("Cache-Control", ""):
+            response["Cache-Control"] = "no-store"
+        return response

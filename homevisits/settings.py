@@ -12,6 +12,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "ninja",
+    "csp",
     # Our apps, in dependency order: each may import only the ones above it.
     "homevisits",
     "riskassess",
@@ -78,6 +80,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below whitenoise, so static files keep their long caching and carry none of these.
+    "homevisits.middleware.NoStoreMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -369,6 +375,44 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files, so an
+# injected <script>, on*="" handler or style="" attribute does nothing. Templates therefore carry
+# no inline script, event handler or style attribute (tests/homevisits/test_security_headers.py
+# scans them), and HTMX is told not to inject its indicator <style> nor to eval (base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Powerful browser features nobody here needs are off; location only for our own pages. Only
+# features that Chromium recognises: it logs an error for any other (the browser tests fail on it).
+PERMISSIONS_POLICY = {
+    "geolocation": "self",
+    "camera": [],
+    "microphone": [],
+    "display-capture": [],
+    "payment": [],
+    "usb": [],
+    "serial": [],
+    "hid": [],
+    "midi": [],
+    "accelerometer": [],
+    "gyroscope": [],
+    "magnetometer": [],
+    "idle-detection": [],
+    "screen-wake-lock": [],
+    "xr-spatial-tracking": [],
+    "browsing-topics": [],
+}
 
 # A calendar feed's secret is in its URL: the loggers that write request paths (runserver's
 # request lines, and Django's warnings about 4xx/5xx answers) redact it before any handler sees

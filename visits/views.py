@@ -443,9 +443,8 @@ def calendar_feed(request, token):
     services.calendar_feed_note_use(feed=feed, now=now)
     name = f"Visits: {feed.team.name}" if feed.team else "My home visits"
     body = ics.build_calendar(visits=visits, name=name, site_url=settings.SITE_URL, now=now)
-    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
-    response["Cache-Control"] = "private, max-age=300"
-    return response
+    # Sent with no-store, like every answer (homevisits.middleware.NoStoreMiddleware).
+    return HttpResponse(body, content_type="text/calendar; charset=utf-8")
 
 
 @require_GET

@@ -34,11 +34,32 @@
   }
 
   // Polling waits while someone is typing a new finish time, so the form is not wiped.
-  window.boardIsIdle = function () {
+  function boardIsIdle() {
     const focused = document.activeElement;
     const rows = document.getElementById("board-rows");
     return !(rows && focused && rows.contains(focused) && focused.matches("input, select"));
-  };
+  }
+
+  // The rows are sent with no-store (they name people and households), so the browser keeps no
+  // copy to revalidate: the poll itself asks "changed since this ETag?", and a 304 swaps nothing.
+  // An action's answer (the rows with a notice on top) is replaced by the next poll, as before.
+  let rowsEtag = null;
+
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.elt.id === "board-rows" && rowsEtag) {
+      event.detail.headers["If-None-Match"] = rowsEtag;
+    }
+  });
+
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    if (event.detail.elt.id === "board-rows" && !boardIsIdle()) event.preventDefault();
+  });
+
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    if (!event.detail.successful || event.detail.target.id !== "board-rows") return;
+    const isPoll = event.detail.elt.id === "board-rows";
+    rowsEtag = isPoll ? event.detail.xhr.getResponseHeader("ETag") : null;
+  });
 
   function tickCountdowns() {
     document.querySelectorAll(".countdown[data-until]").forEach(function (span) {

@@ -67,7 +67,7 @@ def has_authenticator_app(username: str):
 @pytest.fixture
 def open_page(chromium, live_server, control_measure_catalogue):
     """open_page(user, password, viewport=None) → a signed-in page on the live server."""
-    contexts = []
+    contexts, policy_errors = [], []
 
     def signed_in(username, password, viewport=None):
         # Reduced motion turns off Bootstrap's smooth scrolling, which races Playwright's clicks.
@@ -77,6 +77,7 @@ def open_page(chromium, live_server, control_measure_catalogue):
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
+        report_policy_errors(page, policy_errors)
         has_authenticator_app(username)
         page.goto(f"{live_server.url}/accounts/login/")
         page.get_by_label("Username").fill(username)
@@ -92,6 +93,30 @@ def open_page(chromium, live_server, control_measure_catalogue):
     yield signed_in
     for context in contexts:
         context.close()
+    # Every journey is also a Content-Security-Policy test: whatever the browser refused fails it.
+    refused = sorted(set(policy_errors))
+    assert refused == [], "the browser refused something under the page's policies"
+
+
+# Chromium logs each refusal under the Content-Security-Policy (inline script, on*="" handler,
+# style attribute, eval, a source not allowed) and each malformed Permissions-Policy entry to the
+# console; the securitypolicyviolation event catches any refusal it might not log.
+POLICY_ERROR_MARKS = ("Content Security Policy", "Content-Security-Policy", "Permissions-Policy")
+REPORT_VIOLATIONS = """document.addEventListener("securitypolicyviolation", (e) =>
+    console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`
+                  + ` at ${e.sourceFile}:${e.lineNumber}`));"""
+
+
+def report_policy_errors(page, errors: list) -> None:
+    page.add_init_script(REPORT_VIOLATIONS)
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(f"{page.url}: {message.text}")
+            if any(mark in message.text for mark in POLICY_ERROR_MARKS)
+            else None
+        ),
+    )
 
 
 AXE_SCRIPT = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
@@ -101,7 +126,10 @@ def serious_accessibility_violations(page) -> list[dict]:
     """Run axe-core (from the npm package, injected into the page) and return the serious and
     critical violations, with enough detail to fix them."""
     assert AXE_SCRIPT.exists(), "axe-core is missing: run `npm ci` (make test does)"
-    page.add_script_tag(path=str(AXE_SCRIPT))
+    # Evaluated through the DevTools protocol, which the page's policy does not govern: an
+    # injected <script> tag would be refused, as it should be.
+    if not page.evaluate("typeof axe !== 'undefined'"):
+        page.evaluate(AXE_SCRIPT.read_text())
     violations = page.evaluate(
         """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
             .map(v => ({id: v.id, impact: v.impact, help: v.help,

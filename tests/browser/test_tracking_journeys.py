@@ -122,6 +122,24 @@ def test_board_shows_the_visit_going_overdue_without_a_reload_and_records_no_ans
     assert ContactAttempt.objects.get().recorded_by == people[Role.DESIGNATED_PERSON]
     assert serious_accessibility_violations(page) == []
 
+    # The rows go out with no-store, so the browser keeps no copy to revalidate: the board sends
+    # back the ETag itself, an unchanged board answers 304, and the rows stay as they are.
+    unchanged = next_unchanged_poll(page)
+    assert unchanged.request.headers["if-none-match"] == unchanged.headers["etag"]
+    assert unchanged.headers["cache-control"] == "no-store"
+    expect(row).to_contain_text("Attempt 2 of 3")
+
+
+def next_unchanged_poll(page):
+    """The board's next 304; the ETag also changes each minute, so allow one poll more."""
+    for _ in range(3):
+        poll = page.wait_for_event(
+            "response", lambda response: "/tracking/board/rows/" in response.url, timeout=7_000
+        )
+        if poll.status == 304:
+            return poll
+    raise AssertionError("the board never answered 304")
+
 
 def test_manager_resolves_the_escalation_from_the_console(open_page, drill_team):
     team, people, visit = drill_team

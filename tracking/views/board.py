@@ -74,8 +74,9 @@ def board_rows(request):
         response = HttpResponseNotModified()
     else:
         response = HttpResponse(_rows_html(request, _board_context(request, teams, now)))
+    # The rows name people, so they go out with no-store (NoStoreMiddleware) and the browser
+    # keeps no copy to revalidate: board.js sends back the last ETag itself.
     response["ETag"] = etag
-    response["Cache-Control"] = "private, no-cache"
     return response
 
 
