@@ -12,7 +12,7 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .database import with_statement_timeout
-from .models import ApiToken, Membership, Role, Team
+from .models import ApiToken, Membership, Role, Team, TeamPolicy
 from .tokens import hash_token
 
 # What each role may do. A capability names a group of pages and actions, not a single view.
@@ -63,6 +63,17 @@ def authenticator_app(user) -> TOTPDevice | None:
 
 def has_authenticator_app(user) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def emergency_lines_for(*, user) -> list[dict]:
+    """Each of the person's teams that has an emergency line: {"team": name, "phone": E.164}."""
+    policies = (
+        TeamPolicy.objects.filter(team__memberships__user=user)
+        .exclude(emergency_phone="")
+        .select_related("team")
+        .order_by("team__name")
+    )
+    return [{"team": policy.team.name, "phone": policy.emergency_phone} for policy in policies]
 
 
 def has_active_manager(*, team: Team) -> bool:
