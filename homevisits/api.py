@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from ninja import NinjaAPI
 
+from .errors import api_exception
 from .idempotency import OPENAPI_DESCRIPTION
 
 api = NinjaAPI(
@@ -19,6 +20,9 @@ api = NinjaAPI(
     docs_decorator=login_required,
     urls_namespace="api",
 )
+
+# Every other error is JSON too: 500, and 503 when the database is not answering.
+api.add_exception_handler(Exception, api_exception)
 
 for prefix, router in settings.API_ROUTERS.items():
     api.add_router(prefix, router)

@@ -1,17 +1,20 @@
 """Reads about the organisation: memberships, roles, what a user may do, and system health."""
 
+import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import ApiToken, Membership, Role, Team, TwoFactorFailures
+from .database import with_statement_timeout
+from .models import ApiToken, Membership, Role, Team, TeamPolicy, TwoFactorFailures
 from .tokens import hash_token
 
 # What each role may do. A capability names a group of pages and actions, not a single view.
@@ -68,6 +71,17 @@ def two_factor_paused_until(*, user, now) -> datetime | None:
     """When the person may type a code again, if too many wrong ones paused their second factor."""
     failures = TwoFactorFailures.objects.filter(user=user).first()
     return failures.locked_until if failures is not None and failures.paused_at(now) else None
+
+
+def emergency_lines_for(*, user) -> list[dict]:
+    """Each of the person's teams that has an emergency line: {"team": name, "phone": E.164}."""
+    policies = (
+        TeamPolicy.objects.filter(team__memberships__user=user)
+        .exclude(emergency_phone="")
+        .select_related("team")
+        .order_by("team__name")
+    )
+    return [{"team": policy.team.name, "phone": policy.emergency_phone} for policy in policies]
 
 
 def has_active_manager(*, team: Team) -> bool:
@@ -139,39 +153,93 @@ class HealthCheck:
     detail: str
 
 
-def check_database() -> HealthCheck:
+def _failed(error: Exception) -> HealthCheck:
+    return HealthCheck(ok=False, detail=f"{type(error).__name__}: {error}".strip()[:200])
+
+
+def check_database(*, timeout: float, using: str = DEFAULT_DB_ALIAS) -> HealthCheck:
+    """On PostgreSQL, a connection of its own with a short limit on connecting and on the query,
+    so that a database that accepts the connection and then never answers is reported down
+    within seconds (libpq waits at least 2 s to connect) instead of holding the request."""
+    database = connections[using]
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        if database.vendor == "postgresql":
+            params = database.get_connection_params()
+            params["connect_timeout"] = max(2, math.ceil(timeout))
+            params["options"] = with_statement_timeout(params.get("options", ""), timeout)
+            probe = database.get_new_connection(params)
+            try:
+                probe.execute("SELECT 1").fetchone()
+            finally:
+                probe.close()
+        else:
+            with database.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
     except Exception as error:  # any driver error means "down"; the detail says which
-        return HealthCheck(ok=False, detail=f"{type(error).__name__}: {error}".strip()[:200])
-    return HealthCheck(ok=True, detail=connection.vendor)
+        return _failed(error)
+    return HealthCheck(ok=True, detail=database.vendor)
 
 
-def check_broker() -> HealthCheck:
+def check_broker(*, timeout: float) -> HealthCheck:
+    """Connects with socket limits of `timeout` seconds: a Redis that accepts the connection and
+    never answers would otherwise hold the request forever."""
     from .celery import app as celery_app
 
+    limits = {"socket_connect_timeout": timeout, "socket_timeout": timeout}
     try:
-        with celery_app.connection_for_write() as broker:
-            broker.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+        with celery_app.connection_for_write(
+            transport_options=limits, connect_timeout=timeout
+        ) as broker:
+            broker.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
             transport = broker.transport_cls
     except Exception as error:  # kombu raises several kinds; all mean "unreachable"
-        return HealthCheck(ok=False, detail=f"{type(error).__name__}: {error}".strip()[:200])
+        return _failed(error)
     return HealthCheck(ok=True, detail=str(transport))
 
 
-def health_report() -> dict:
-    checks = {"database": check_database(), "broker": check_broker()}
-    for name, dotted_path in settings.HEALTH_CHECKS.items():
-        try:
-            checks[name] = import_string(dotted_path)()
-        except Exception as error:  # a check that cannot even run is a failed check
-            checks[name] = HealthCheck(ok=False, detail=f"{type(error).__name__}: {error}"[:200])
-    return {
-        "status": "ok" if all(check.ok for check in checks.values()) else "fail",
-        "checks": {name: {"ok": c.ok, "detail": c.detail} for name, c in checks.items()},
-    }
+def _registered_checks(*, database_ok: bool, timeout: float) -> dict[str, HealthCheck]:
+    """settings.HEALTH_CHECKS, which read the database: each statement limited to `timeout`
+    seconds, so that one waiting on a lock fails the check rather than holding the request."""
+    if not database_ok:
+        skipped = HealthCheck(ok=False, detail="not checked: the database is down")
+        return dict.fromkeys(settings.HEALTH_CHECKS, skipped)
+    results = {}
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:  # SET LOCAL: ends with this transaction
+                    cursor.execute(
+                        "SELECT set_config('statement_timeout', %s, true)",
+                        [f"{round(timeout * 1000)}ms"],
+                    )
+            for name, dotted_path in settings.HEALTH_CHECKS.items():
+                try:
+                    with transaction.atomic():
+                        results[name] = import_string(dotted_path)()
+                except Exception as error:  # a check that cannot even run is a failed check
+                    results[name] = _failed(error)
+            transaction.set_rollback(True)  # the checks only read
+    except Exception as error:  # the request's own connection failed
+        return {name: results.get(name, _failed(error)) for name in settings.HEALTH_CHECKS}
+    return results
+
+
+def health_checks(*, timeout: float) -> dict[str, HealthCheck]:
+    """The database, the broker and every check in settings.HEALTH_CHECKS, in a bounded time:
+    the broker is tried alongside the database, and the checks that read the database run only
+    if it answers."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        broker = pool.submit(check_broker, timeout=timeout)
+        database = check_database(timeout=timeout)
+        others = _registered_checks(database_ok=database.ok, timeout=timeout)
+        return {"database": database, "broker": broker.result(), **others}
+
+
+def sees_health_details(user) -> bool:
+    """Only a site administrator (who signed in with two factors) sees errors and counts."""
+    is_verified = getattr(user, "is_verified", None)  # set by django-otp's middleware
+    return bool(user.is_authenticated and user.is_superuser and is_verified and is_verified())
 
 
 def live_api_tokens(*, user) -> QuerySet:

@@ -15,6 +15,8 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from homevisits.database import apply_timeouts
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -84,6 +86,9 @@ MIDDLEWARE = [
     "homevisits.middleware.NoStoreMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
+    # Above everything that answers for the app, so the API's errors are JSON whoever made them;
+    # below the header middleware, so its JSON answers carry no-store and the policies too.
+    "homevisits.errors.ApiErrorsAsJsonMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -169,6 +174,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Time limits in seconds (PostgreSQL), so that a database that is down or silent fails a request
+# quickly instead of holding it: for connecting, and for any one statement. Celery's worker and
+# beat use their own statement limit (the sweep waits out a web request's locks; housekeeping
+# tasks work in batches that each finish well within it). `migrate` runs without one.
+DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+DATABASE_STATEMENT_TIMEOUT = env.int("DATABASE_STATEMENT_TIMEOUT", default=15)
+DATABASE_WORKER_STATEMENT_TIMEOUT = env.int("DATABASE_WORKER_STATEMENT_TIMEOUT", default=30)
+if DATABASE_CONNECT_TIMEOUT < 1:
+    raise ImproperlyConfigured("DATABASE_CONNECT_TIMEOUT must be a whole number of seconds, 1+.")
+for _name in ("DATABASE_STATEMENT_TIMEOUT", "DATABASE_WORKER_STATEMENT_TIMEOUT"):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} must be a whole number of seconds (0: no limit).")
+apply_timeouts(
+    DATABASES["default"],
+    connect_seconds=DATABASE_CONNECT_TIMEOUT,
+    statement_seconds=DATABASE_STATEMENT_TIMEOUT,
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -257,6 +279,15 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 # How often beat asks the escalation sweep to look for due work.
 SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=2.0)
+# Redis: a limit in seconds on connecting and on each command, so that a Redis that stops
+# answering fails a publish (web requests queue deliveries) or a worker's read within seconds
+# instead of hanging it.
+BROKER_SOCKET_TIMEOUT = env.float("BROKER_SOCKET_TIMEOUT", default=5.0)
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": BROKER_SOCKET_TIMEOUT,
+        "socket_timeout": BROKER_SOCKET_TIMEOUT,
+    }
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_folder = VAR_DIR / "celery-broker"
     _broker_folder.mkdir(parents=True, exist_ok=True)
@@ -353,6 +384,10 @@ NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", def
 
 # When /healthz calls the sweep's heartbeat stale.
 SWEEP_STALE_AFTER_SECONDS = env.int("SWEEP_STALE_AFTER_SECONDS", default=60)
+# How long /healthz waits for the database (at least 2 s to connect) and, at the same time, the
+# broker, and for each statement of its other checks: it answers within about 5 s even when the
+# database or Redis accepts connections and never replies.
+HEALTHZ_TIMEOUT_SECONDS = env.float("HEALTHZ_TIMEOUT_SECONDS", default=2.0)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="homevisits@localhost")

@@ -5,6 +5,10 @@ from django.urls import include, path
 from . import views
 from .api import api_urls
 
+# Errors: JSON for the API; a page that says who to phone, which copes with a dead database.
+handler404 = "homevisits.errors.page_not_found"
+handler500 = "homevisits.errors.server_error"
+
 admin.site.site_header = "homevisits administration"
 admin.site.site_title = "homevisits"
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from homevisits.dates import london_day_bounds
 from homevisits.models import Membership, Team, TeamKind
 from homevisits.selectors import roles_with, teams_where
+from riskassess.models import Household
 from riskassess.selectors import flagged
 
 from . import compliance
@@ -174,9 +175,10 @@ def live_feeds(*, user) -> QuerySet:
     )
 
 
-def household_visits(*, user, household_id: int, limit: int = 20) -> list[Visit]:
-    """Recent and coming visits to one household, newest first."""
-    visits = visits_for(user=user).filter(household_id=household_id)
+def household_visits(*, user, household: Household, limit: int = 20) -> list[Visit]:
+    """Recent and coming visits to one household (already found in the user's teams), newest
+    first."""
+    visits = visits_for(user=user).filter(household=household)
     return list(_with_people(visits).order_by("-starts_at")[:limit])
 
 

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, HttpResponseNotFound
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -179,11 +179,18 @@ def household_risk(request):
     """HTMX partial: the chosen household's risk summary, shown while booking."""
     household_id = request.GET.get("household", "")
     household = None
-    if household_id.isdigit():
-        household = risk_selectors.with_risk_state(
-            households_for(user=request.user, capability="visit").filter(pk=household_id)
-        ).first()
+    if household_id:  # none chosen yet is an empty summary; another team's household is a 404
+        household = _household_or_404(request, household_id, capability="visit")
     return render(request, "visits/partials/household_risk.html", household_risk_context(household))
+
+
+def _household_or_404(request, pk, *, capability: str):
+    if not str(pk).isdigit():
+        raise Http404("No such household in your teams.")
+    return get_object_or_404(
+        risk_selectors.with_risk_state(households_for(user=request.user, capability=capability)),
+        pk=pk,
+    )
 
 
 def _visit_or_404(request, pk) -> Visit:
@@ -450,12 +457,13 @@ def calendar_feed(request, token):
 @require_GET
 def household_visits(request, household_id):
     """HTMX partial for the household page: that household's visits."""
+    household = _household_or_404(request, household_id, capability="see_households")
     return render(
         request,
         "visits/partials/household_visits.html",
         {
-            "visits": selectors.household_visits(user=request.user, household_id=household_id),
-            "household_id": household_id,
+            "visits": selectors.household_visits(user=request.user, household=household),
+            "household_id": household.pk,
         },
     )
 

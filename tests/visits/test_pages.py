@@ -94,13 +94,18 @@ def test_the_booking_form_shows_a_flagged_households_hazards(
     assert "Control measures" in page
 
 
-def test_the_risk_partial_shows_nothing_for_another_teams_household(
+def test_the_risk_partial_is_404_for_another_teams_or_a_missing_household(
     client, other_team, worker_with_mobile
 ):
     client.force_login(worker_with_mobile)
+    url = reverse("visit-household-risk")
     foreign = HouseholdFactory(team=other_team)
-    response = client.get(reverse("visit-household-risk"), {"household": foreign.pk})
+    response = client.get(url, {"household": foreign.pk})
+    assert response.status_code == 404
     assert foreign.display_name not in response.content.decode()
+    for missing in [2_000_000_000, "not-a-number"]:
+        assert client.get(url, {"household": missing}).status_code == 404
+    assert client.get(url, {"household": ""}).status_code == 200  # none chosen yet
 
 
 @pytest.mark.parametrize("name", ["visit-detail", "visit-edit", "visit-cancel", "visit-outcome"])
@@ -183,3 +188,13 @@ def test_a_bad_day_in_the_address_shows_today_instead_of_failing(client, worker_
     response = client.get(reverse("my-day"), {"day": "not-a-date"})
     assert response.status_code == 200
     assert response.context["day"] == timezone.localdate()
+
+
+def test_the_household_pages_visit_list_shows_that_households_visits(
+    client, details, worker_with_mobile, now
+):
+    visit = services.visit_book(details=details(), booked_by=worker_with_mobile, now=now).visit
+    client.force_login(worker_with_mobile)
+    response = client.get(reverse("household-visits", args=[visit.household_id]))
+    assert response.status_code == 200
+    assert list(response.context["visits"]) == [visit]
