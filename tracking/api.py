@@ -25,13 +25,13 @@ class CheckInIn(Schema):
     extend_minutes: int | None = Field(
         None, ge=5, le=240, description="Required for `extended`: minutes past the current end."
     )
-    pin: str | None = Field(
+    # Both loosely typed on purpose: nothing malformed in them may stop a help call.
+    pin: Any = Field(
         None,
-        max_length=100,
         description="For `left_safely` and `returned` when the team asks for a check-out PIN: "
-        "the worker's PIN. A wrong one is refused with 400 and the visit stays open.",
+        "the worker's PIN, as a string of digits. A wrong one is refused with 400 and the "
+        "visit stays open.",
     )
-    # Loosely typed on purpose: a malformed position must never stop a help call.
     location: Any = Field(
         None,
         description="With `need_help`, if the phone already has it: an object with `latitude` "
@@ -86,7 +86,7 @@ def check_in(request, visit_id: DatabaseId, payload: CheckInIn):
                 worker=user,
                 kind=payload.kind,
                 channel=Channel.API,
-                pin=payload.pin or "",
+                pin="" if payload.pin is None else str(payload.pin)[:100],
                 now=now,
             )
         else:

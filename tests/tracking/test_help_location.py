@@ -184,3 +184,16 @@ def test_a_help_call_from_the_api_keeps_a_good_position(client, visit, staff, no
     assert (str(kept.latitude), kept.accuracy_m) == (LATITUDE, 12.5)
     assert kept.taken_at == now - timedelta(minutes=2)
     assert isinstance(kept.taken_at, datetime)
+
+
+def test_nothing_malformed_beside_the_kind_stops_a_help_call_from_the_api(client, visit, staff):
+    _, token = homevisits_services.api_token_create(user=staff["worker"], name="phone")
+    answer = client.post(
+        f"/api/tracking/visits/{visit.pk}/check-ins",
+        {"kind": "need_help", "pin": ["x"] * 200, "location": "somewhere near the park"},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == {"location": ["Send the location as an object."]}
+    assert Escalation.objects.get(visit=visit).urgent
