@@ -28,6 +28,8 @@ class TeamPolicyForm(forms.ModelForm):
             "head_of_service_name",
             "head_of_service_mobile",
             "head_of_service_email",
+            "checkout_pin_required",
+            "code_word",
         ]
         widgets = {"feed_detail": forms.RadioSelect}
         labels = {
@@ -35,8 +37,12 @@ class TeamPolicyForm(forms.ModelForm):
             "risk_review_months": "Default risk assessment review period (months)",
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, sees_code_word: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        if not sees_code_word:  # for the team's designated persons and managers only
+            del self.fields["code_word"]
+        else:
+            self.fields["code_word"].widget.attrs["autocomplete"] = "off"
         for name in ("grace_period", "attempt_interval", "manager_escalation_delay"):
             self.fields[name].help_text += " " + DURATION_HELP
         self.fields["backup_escalation_delay"].help_text += " " + DURATION_HELP

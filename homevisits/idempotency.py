@@ -10,8 +10,10 @@ arrives while the first is still running waits on the unique key, then replays i
 """
 
 import hashlib
+import hmac
 import secrets
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
@@ -118,7 +120,10 @@ class SubmissionKeyMiddleware:
 
 
 def _request_hash(request, is_api: bool) -> str:
-    digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
+    # Keyed, because a request may carry a secret with few possible values (a check-out PIN
+    # has at most 10^8): a plain hash of it, kept in the table, could be reversed by trying all.
+    digest = hmac.new(settings.SECRET_KEY.encode(), digestmod=hashlib.sha256)
+    digest.update(f"{request.method} {request.path}\n".encode())
     if is_api:
         digest.update(request.body)
     else:  # the CSRF token is masked afresh on every page, so it is left out

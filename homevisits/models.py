@@ -141,6 +141,23 @@ class TeamPolicy(models.Model):
     head_of_service_mobile = UKPhoneNumberField("Head of service mobile", blank=True)
     head_of_service_email = models.EmailField("Head of service email", blank=True)
 
+    # Duress. With a PIN, "Left safely" cannot be given by someone holding a worker's phone;
+    # a worker's second, duress PIN checks them out as usual while silently raising the alarm.
+    checkout_pin_required = models.BooleanField(
+        "Ask for a PIN at “Left safely”",
+        default=False,
+        help_text="Each worker sets a personal PIN, and may set a duress PIN: it checks them "
+        "out as usual on their phone while the office is silently alerted.",
+    )
+    # Kept readable on purpose: the designated person must recognise it when a worker says it
+    # on a call. Shown to the team's designated persons and managers, never to workers.
+    code_word = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="Said by a worker on a call when they cannot speak freely; the office then "
+        "raises the silent alarm. Tell workers in person: the app never shows it to them.",
+    )
+
     class Meta:
         verbose_name_plural = "team policies"
         constraints = [

@@ -28,6 +28,7 @@ from .forms import (
     office_hours_initial,
     show_service_error,
 )
+from .models import Role
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,9 @@ def team_settings_edit(request, slug):
     if "administer_team" not in selectors.CAPABILITIES_BY_ROLE[role]:
         raise PermissionDenied("Only the team's managers and admins can change its settings.")
     policy = team.policy
-    policy_form = TeamPolicyForm(request.POST or None, instance=policy)
+    policy_form = TeamPolicyForm(
+        request.POST or None, instance=policy, sees_code_word=role == Role.MANAGER
+    )
     hours_formset = OfficeHoursFormSet(
         request.POST or None, initial=office_hours_initial(policy), prefix="hours"
     )

@@ -1,13 +1,19 @@
+import logging
 from datetime import datetime, timedelta
 
 from django import forms
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from homevisits.dates import london_datetime
+from homevisits.forms import error_text
 from homevisits.people import person_name
 
+from . import services
 from .models import ActionKind, CheckInKind, Outcome, SafeConfirmedHow
 from .selectors import RotaDay
+
+logger = logging.getLogger("homevisits.tracking")
 
 EXTENSIONS = {"15": 15, "30": 30}
 
@@ -17,6 +23,8 @@ class CheckInForm(forms.Form):
     extend_minutes = forms.TypedChoiceField(
         choices=[(k, k) for k in EXTENSIONS], coerce=int, required=False, empty_value=None
     )
+    # Checked by the service, which counts wrong ones: any text is passed on as typed.
+    pin = forms.CharField(required=False, max_length=100, strip=True)
 
     def clean(self):
         data = super().clean()
@@ -209,3 +217,103 @@ def _minutes_label(interval: timedelta) -> str:
     return (
         f"every {minutes} minutes" if minutes < 60 or minutes % 60 else f"every {minutes // 60} h"
     )
+
+
+PIN_INPUT = {"inputmode": "numeric", "pattern": "[0-9]*", "maxlength": 8, "autocomplete": "off"}
+
+
+class CheckOutPinForm(forms.Form):
+    """A worker sets their check-out PIN, and a duress PIN if they want one. Their password is
+    asked first, so that someone else holding a signed-in phone cannot change them."""
+
+    current_password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    pin = forms.CharField(
+        label="New PIN",
+        help_text="4 to 8 digits. You type it at “Left safely”.",
+        widget=forms.PasswordInput(attrs=PIN_INPUT),
+    )
+    pin_again = forms.CharField(label="New PIN again", widget=forms.PasswordInput(attrs=PIN_INPUT))
+    duress_pin = forms.CharField(
+        label="Duress PIN (optional)",
+        required=False,
+        help_text="A different PIN for when someone makes you check out. Your phone shows the "
+        "usual “checked out” message, and the office is alerted silently. Leave empty for none.",
+        widget=forms.PasswordInput(attrs=PIN_INPUT),
+    )
+    duress_pin_again = forms.CharField(
+        label="Duress PIN again", required=False, widget=forms.PasswordInput(attrs=PIN_INPUT)
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not user.has_usable_password():  # signs in another way: nothing to ask
+            del self.fields["current_password"]
+
+    def clean_current_password(self):
+        password = self.cleaned_data["current_password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.")
+        return password
+
+    def clean(self):
+        data = super().clean()
+        if data.get("pin") and data.get("pin") != data.get("pin_again"):
+            self.add_error("pin_again", "The two PINs are not the same.")
+        if data.get("duress_pin", "") != data.get("duress_pin_again", ""):
+            self.add_error("duress_pin_again", "The two duress PINs are not the same.")
+        return data
+
+
+class HelpLocationForm(forms.Form):
+    """A position from the worker's phone, as the browser reports it; the service checks that
+    it makes sense."""
+
+    latitude = forms.FloatField(
+        error_messages={"required": "Latitude is missing.", "invalid": "Latitude must be a number."}
+    )
+    longitude = forms.FloatField(
+        error_messages={
+            "required": "Longitude is missing.",
+            "invalid": "Longitude must be a number.",
+        }
+    )
+    accuracy_m = forms.FloatField(
+        error_messages={
+            "required": "Accuracy is missing.",
+            "invalid": "Accuracy must be a number of metres.",
+        }
+    )
+    taken_at = forms.DateTimeField(
+        error_messages={
+            "required": "The position's time is missing.",
+            "invalid": "The position's time must be a date and time, such as 2026-11-25T12:00:00Z.",
+        }
+    )
+
+    @classmethod
+    def sent_in(cls, data) -> bool:
+        """Whether the request carries a position at all (a help call may come without)."""
+        return any(data.get(name) not in (None, "") for name in cls.base_fields)
+
+
+def keep_help_location(form: HelpLocationForm, visit, user, now) -> dict:
+    """Keep the position sent with a help call that is already recorded. Returns what was
+    wrong, by field (empty when kept). Nothing here may undo the help call, so an unexpected
+    error is logged and reported, never raised (the service's savepoint undoes its writes)."""
+    if not form.is_valid():
+        return {name: list(problems) for name, problems in form.errors.items()}
+    try:
+        services.help_location_record(visit=visit, sender=user, now=now, **form.cleaned_data)
+    except (ValidationError, PermissionDenied) as error:
+        if hasattr(error, "error_dict"):
+            return error.message_dict
+        return {"location": [error_text(error)]}
+    except Exception:
+        logger.exception("Keeping the position of a help call for visit %s failed", visit.pk)
+        return {"location": ["Your location could not be kept."]}
+    return {}

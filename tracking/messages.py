@@ -7,7 +7,17 @@ from django.utils import timezone
 
 from homevisits.people import person_name
 
-from .models import CheckIn, ClosedBy, Escalation, Step
+from .models import CheckIn, ClosedBy, Duress, Escalation, Step
+
+# What a silent alarm says happened. Never sent to the worker (see ladder._kept_out).
+DURESS_WORDS = {
+    Duress.DURESS_PIN: "checked out with their duress PIN",
+    Duress.CODE_WORD: "used the code word on a call to the office",
+    Duress.WRONG_PINS: "gave a wrong check-out PIN again and again",
+}
+NOT_FREE_TO_TALK = (
+    "They may not be free to talk: if you call, sound routine and ask yes/no questions."
+)
 
 
 def _link(path: str) -> str:
@@ -80,7 +90,9 @@ def manager_alert(
     escalation: Escalation, *, last_check_in: CheckIn | None = None, backup: bool = False
 ) -> str:
     contact = _contact(escalation)
-    if escalation.urgent:
+    if escalation.duress:
+        opening = f"SILENT ALARM: {_worker(escalation)} {DURESS_WORDS[escalation.duress]}"
+    elif escalation.urgent:
         opening = f"URGENT: {_worker(escalation)} pressed I need help"
     else:
         missed = "phone-in was due" if escalation.visit is None else "visit was due to end"
@@ -93,8 +105,9 @@ def manager_alert(
         if backup
         else ""
     )
+    advice = f"{NOT_FREE_TO_TALK} " if escalation.duress else ""
     return (
-        f"homevisits {opening}. {who}{_late(escalation)}Worker's phone: {contact}. "
+        f"homevisits {opening}. {who}{_late(escalation)}{advice}Worker's phone: {contact}. "
         f"Details and next of kin: {console_link(escalation)}"
     )
 
@@ -109,6 +122,12 @@ def _late(escalation: Escalation) -> str:
 
 def help_call_prompt(escalation: Escalation) -> str:
     """To the designated person on duty when the worker presses "I need help"."""
+    if escalation.duress:
+        return (
+            f"homevisits SILENT ALARM: {_worker(escalation)} "
+            f"{DURESS_WORDS[escalation.duress]}. {NOT_FREE_TO_TALK} Call {_contact(escalation)} "
+            f"now; the manager is alerted too. {console_link(escalation)}"
+        )
     return (
         f"homevisits URGENT: {_worker(escalation)} pressed I need help. Call "
         f"{_contact(escalation)} now; the manager is alerted too. {console_link(escalation)}"
@@ -137,10 +156,16 @@ def worker_confirmation(escalation: Escalation) -> str:
     if escalation.closed_by == ClosedBy.EXTENDED:
         text = "thank you, your new finish time is recorded."
     elif escalation.closed_by in (ClosedBy.CHECK_IN, ClosedBy.PHONE_IN):
-        text = "thank you, your check-in is recorded."
+        return check_in_receipt()
     else:
         text = f"thank you. The office has closed the alert about your {_what(escalation)}."
     return f"homevisits: {text} {_link(reverse('tracking-now'))}"
+
+
+def check_in_receipt() -> str:
+    """The worker's receipt when their check-in ends a ladder that had prompted them; the
+    duress PIN sends the very same words."""
+    return f"homevisits: thank you, your check-in is recorded. {_link(reverse('tracking-now'))}"
 
 
 def _what(escalation: Escalation) -> str:

@@ -144,6 +144,14 @@ class Cause(models.TextChoices):
     MISSED_INTERVAL = "interval", "Missed interval check-in"
 
 
+class Duress(models.TextChoices):
+    """A silent alarm: the office and managers see it; the worker's phone never does."""
+
+    DURESS_PIN = "pin", "Duress PIN given at check-out"
+    CODE_WORD = "code_word", "Code word used on a call to the office"
+    WRONG_PINS = "wrong_pins", "Wrong check-out PIN, again and again"
+
+
 class Escalation(models.Model):
     """One run of the ladder for one missed deadline: a visit's, or a worker's interval
     check-in on a day out (then there is no visit)."""
@@ -162,6 +170,12 @@ class Escalation(models.Model):
     # When the sweep must act next; None once there is nothing more the clock can do.
     next_action_at = models.DateTimeField(null=True, blank=True)
     urgent = models.BooleanField(default=False, help_text="The worker pressed “I need help”.")
+    duress = models.CharField(
+        max_length=10,
+        choices=Duress.choices,
+        blank=True,
+        help_text="A silent alarm (urgent too): never shown or sent to the worker.",
+    )
     out_of_hours = models.BooleanField(default=False)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
@@ -489,3 +503,90 @@ class Handover(models.Model):
 
     def __str__(self):
         return f"{self.team} handover on {self.day}"
+
+
+class CheckOutPin(models.Model):
+    """A worker's PIN for "Left safely" when their team asks for one, and their duress PIN:
+    hashed with Django's password hashers, never kept as typed."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="checkout_pin"
+    )
+    pin_hash = models.CharField(max_length=128)
+    duress_pin_hash = models.CharField(max_length=128, blank=True)
+    set_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"Check-out PIN of {self.user}"
+
+
+class WrongPin(models.Model):
+    """A check-out refused for a wrong PIN: counted per visit, so that repeated tries raise
+    the silent alarm."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="+")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["visit", "worker"])]
+
+    def __str__(self):
+        return f"Wrong PIN for visit {self.visit_id} at {self.at:%H:%M:%S}"
+
+
+class DuressReport(models.Model):
+    """Each signal of duress behind an escalation's silent alarm: who gave it, and when."""
+
+    escalation = models.ForeignKey(
+        Escalation, on_delete=models.CASCADE, related_name="duress_reports"
+    )
+    kind = models.CharField(max_length=10, choices=Duress.choices)
+    at = models.DateTimeField()
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    check_in = models.ForeignKey(
+        CheckIn,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The check-in given with the duress PIN.",
+    )
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} at {self.at:%H:%M:%S}"
+
+
+class HelpLocation(models.Model):
+    """Where the worker's phone was when they asked for help, if they let it say. Sent with the
+    help call, or after it (never holding it back), and kept with the urgent escalation."""
+
+    escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="locations")
+    help_call = models.ForeignKey(CheckIn, on_delete=models.CASCADE, related_name="+")
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    latitude = models.DecimalField(max_digits=8, decimal_places=6)
+    longitude = models.DecimalField(max_digits=9, decimal_places=6)
+    accuracy_m = models.FloatField("accuracy (metres)")
+    taken_at = models.DateTimeField(help_text="When the phone took the fix.")
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["taken_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(latitude__gte=-90, latitude__lte=90)
+                & Q(longitude__gte=-180, longitude__lte=180)
+                & Q(accuracy_m__gte=0, accuracy_m__lte=100_000),
+                name="help_location_in_range",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Location for escalation {self.escalation_id} at {self.taken_at:%H:%M:%S}"

@@ -23,6 +23,13 @@ urlpatterns = [
     ),
     path("tracking/visits/<int:pk>/check-in/", views.check_in, name="tracking-check-in"),
     path("tracking/visits/<int:pk>/help/", views.need_help, name="tracking-need-help"),
+    path(
+        "tracking/visits/<int:pk>/help/location/",
+        views.help_location,
+        name="tracking-help-location",
+    ),
+    path("tracking/visits/<int:pk>/code-word/", views.code_word, name="tracking-code-word"),
+    path("tracking/now/pin/", views.checkout_pin, name="tracking-checkout-pin"),
     path("tracking/escalations/<int:pk>/", views.escalation_detail, name="escalation-detail"),
     path("tracking/escalations/<int:pk>/act/", views.escalation_act, name="escalation-act"),
     path(

@@ -10,9 +10,11 @@ from .board import (  # noqa: F401
     board_version,
 )
 from .console import (  # noqa: F401
+    HelpPosition,
     TimelineEntry,
     escalation_staff,
     escalation_timeline,
+    help_position,
     my_open_escalations,
     visit_staff,
     worker_visits_that_day,
@@ -66,6 +68,7 @@ from .rota import (  # noqa: F401
 from .worker import (  # noqa: F401
     REFUSAL_SHOWN_FOR,
     OpenVisit,
+    checkout_pin_is_set,
     open_visits_now,
     recent_go_ahead_refusal,
 )

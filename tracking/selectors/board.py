@@ -42,6 +42,7 @@ from .ladder import ladder_postponed
 class Group:
     """Board groups, most urgent first."""
 
+    SILENT_ALARM = -1  # duress: shown to the office only, above everything
     NEED_HELP = 0
     MANAGER_ALERTED = 1
     LADDER = 2
@@ -51,6 +52,7 @@ class Group:
     CLOSED = 6
     NOT_MONITORED = 7
     LABELS = {
+        SILENT_ALARM: "Silent alarm: possible duress",
         NEED_HELP: "I need help",
         MANAGER_ALERTED: "Manager alerted",
         LADDER: "Not checked in: call them",
@@ -117,6 +119,8 @@ class BoardRow:
 
 
 def _group(visit, escalation, now) -> int:
+    if escalation is not None and escalation.duress:
+        return Group.SILENT_ALARM
     if escalation is not None and escalation.urgent:
         return Group.NEED_HELP
     if escalation is not None and escalation.step >= 4:
@@ -294,6 +298,9 @@ def board_version(*, teams, day, now: datetime) -> str:
         attempt=Max("attempts__pk"),
         closed=Max("closed_at"),
         acknowledged=Max("acknowledged_at"),
+        # Raised in place (no new step): "I need help" or a silent alarm on a running ladder.
+        urgent=Count("pk", filter=Q(urgent=True), distinct=True),
+        duress=Count("pk", filter=~Q(duress=""), distinct=True),
         failed=Count(
             "notifications",
             filter=Q(notifications__status=DeliveryStatus.FAILED),

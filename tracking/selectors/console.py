@@ -18,8 +18,11 @@ from visits.selectors import involving
 from ..models import (
     CheckIn,
     DeliveryStatus,
+    Duress,
     Escalation,
+    HelpLocation,
     Notification,
+    WrongPin,
 )
 
 # The manager's escalation console
@@ -55,6 +58,13 @@ def escalation_timeline(*, escalation: Escalation) -> list[TimelineEntry]:
         for a in escalation.actions.all()
     ]
     entries += [_notification_entry(n) for n in escalation.notifications.all()]
+    entries += [_duress_entry(report) for report in escalation.duress_reports.all()]
+    entries += [_location_entry(location) for location in escalation.locations.all()]
+    if escalation.duress == Duress.WRONG_PINS and escalation.visit_id:
+        entries += [
+            TimelineEntry(wrong.at, "Wrong check-out PIN", f"from {_name(wrong.worker)}'s phone")
+            for wrong in WrongPin.objects.filter(visit=escalation.visit_id).select_related("worker")
+        ]
     if escalation.acknowledged_at:
         entries.append(
             TimelineEntry(
@@ -68,6 +78,76 @@ def escalation_timeline(*, escalation: Escalation) -> list[TimelineEntry]:
             )
         )
     return sorted(entries, key=lambda entry: entry.at)
+
+
+def _duress_entry(report) -> TimelineEntry:
+    if report.kind == Duress.CODE_WORD:
+        detail = f"recorded by {_name(report.reported_by)}"
+    elif report.check_in_id:
+        detail = (
+            f"{_name(report.reported_by)}'s phone recorded “{report.check_in.get_kind_display()}” "
+            "and showed the usual confirmation"
+        )
+    else:
+        detail = f"from {_name(report.reported_by)}'s phone"
+    return TimelineEntry(report.at, f"SILENT ALARM: {report.get_kind_display()}", detail)
+
+
+def _location_entry(location) -> TimelineEntry:
+    position = HelpPosition(location=location)
+    return TimelineEntry(
+        location.received_at,
+        f"Location from {_name(location.sent_by)}'s phone",
+        f"{position.accuracy_text}, {position.taken_text}, {position.relative_text}",
+    )
+
+
+@dataclass(frozen=True)
+class HelpPosition:
+    """A position sent with (or after) a help call, as the console shows it."""
+
+    location: HelpLocation
+
+    @property
+    def latitude(self) -> str:
+        return f"{self.location.latitude:.6f}"
+
+    @property
+    def longitude(self) -> str:
+        return f"{self.location.longitude:.6f}"
+
+    @property
+    def accuracy_text(self) -> str:
+        metres = self.location.accuracy_m
+        if metres >= 1000:
+            return f"within {metres / 1000:.1f} km"
+        return f"within {max(round(metres), 1)} m"
+
+    @property
+    def taken_text(self) -> str:
+        return f"taken {timezone.localtime(self.location.taken_at):%H:%M}"
+
+    @property
+    def relative_text(self) -> str:
+        """ "2 minutes before the help call", from the phone's own clock."""
+        seconds = (self.location.help_call.at - self.location.taken_at).total_seconds()
+        minutes = round(abs(seconds) / 60)
+        if minutes == 0:
+            return "at the time of the help call"
+        unit = "minute" if minutes == 1 else "minutes"
+        return f"{minutes} {unit} {'before' if seconds > 0 else 'after'} the help call"
+
+    @property
+    def map_url(self) -> str:
+        """A link only: the console embeds no map and loads nothing from elsewhere."""
+        lat, lon = self.latitude, self.longitude
+        return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"
+
+
+def help_position(*, escalation: Escalation) -> HelpPosition | None:
+    """The latest position the worker's phone sent for this escalation's help call."""
+    locations = sorted(escalation.locations.all(), key=lambda loc: (loc.taken_at, loc.pk))
+    return HelpPosition(location=locations[-1]) if locations else None
 
 
 def _step_entry(step) -> TimelineEntry:

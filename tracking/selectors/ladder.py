@@ -12,8 +12,10 @@ from visits.selectors import monitored
 from ..models import (
     ContactAttempt,
     DeliveryStatus,
+    DuressReport,
     Escalation,
     Heartbeat,
+    HelpLocation,
     ManagerAction,
     Notification,
 )
@@ -116,6 +118,11 @@ def escalation_for(*, user, pk: int) -> Escalation | None:
             Prefetch("attempts", ContactAttempt.objects.select_related("recorded_by")),
             Prefetch("actions", ManagerAction.objects.select_related("by")),
             Prefetch("notifications", Notification.objects.select_related("recipient")),
+            Prefetch(
+                "duress_reports",
+                DuressReport.objects.select_related("reported_by", "check_in"),
+            ),
+            Prefetch("locations", HelpLocation.objects.select_related("sent_by", "help_call")),
         )
         .first()
     )

@@ -10,7 +10,7 @@ from homevisits.dates import london_day_bounds
 from visits.models import OPEN_STATUSES, Visit
 from visits.selectors import involving, visits_for
 
-from ..models import CheckIn, Escalation
+from ..models import CheckIn, CheckOutPin, Escalation
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,9 @@ def open_visits_now(*, user, now: datetime) -> list[OpenVisit]:
         .prefetch_related(
             Prefetch(
                 "escalations",
-                Escalation.objects.filter(closed_at__isnull=True),
+                # A silent alarm is never shown on the worker's phone: whoever holds it must
+                # not learn that the office was alerted.
+                Escalation.objects.filter(closed_at__isnull=True, duress=""),
                 to_attr="open_escalations",
             ),
             Prefetch("check_ins", CheckIn.objects.order_by("at", "pk"), to_attr="check_ins_so_far"),
@@ -98,3 +100,7 @@ def recent_go_ahead_refusal(*, user, now: datetime) -> Visit | None:
         .order_by("-updated_at")
         .first()
     )
+
+
+def checkout_pin_is_set(*, user) -> bool:
+    return CheckOutPin.objects.filter(user=user).exists()

@@ -13,6 +13,12 @@ from .console import (  # noqa: F401
     escalation_viewed,
     manager_action_record,
 )
+from .duress import (  # noqa: F401
+    PinNotRecognised,
+    checkout_pin_set,
+    checkout_record,
+    code_word_record,
+)
 from .handover import duty_end_record, handovers_take  # noqa: F401
 from .ladder import (  # noqa: F401
     STAND_DOWN_STEP,
@@ -25,6 +31,7 @@ from .ladder import (  # noqa: F401
     next_action_after,
     sweep,
 )
+from .location import NoOpenHelpCall, help_location_record  # noqa: F401
 from .outbox import notifications_deliver_due  # noqa: F401
 from .rota import (  # noqa: F401
     RotaWeekChanged,

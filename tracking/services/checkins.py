@@ -184,7 +184,9 @@ def _react_to_check_in(visit: Visit | None, worker, kind: str, channel: str, now
     escalation = selectors.open_escalation(visit=visit) if visit is not None else None
     if escalation is None:
         return
-    if kind in CLOSING_CHECK_INS:
+    if kind in CLOSING_CHECK_INS and not escalation.duress:
+        # A silent alarm stays open: a check-in may be given under duress, so only a
+        # manager's resolution closes it.
         escalation_close(escalation, now, closed_by)
     elif kind == CheckInKind.EXTENDED and not escalation.urgent:
         escalation_close(escalation, now, ClosedBy.EXTENDED)

@@ -43,7 +43,9 @@ def attempt_record(
         recorded_by=recorded_by,
         at=now,
     )
-    if result == AttemptResult.REACHED_SAFE:
+    if result == AttemptResult.REACHED_SAFE and escalation.duress:
+        pass  # "safe" on a call may be said under duress: a manager resolves a silent alarm
+    elif result == AttemptResult.REACHED_SAFE:
         escalation_close(escalation, now, ClosedBy.REACHED_SAFE)
     elif result == AttemptResult.REACHED_NEEDS_HELP:
         escalation_raise_urgently(escalation, now)

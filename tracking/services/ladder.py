@@ -50,6 +50,9 @@ LATE_AFTER = timedelta(minutes=1)
 STAND_DOWN_STEP = 0
 # Notifications of "I need help" pressed once the manager was already alerted.
 URGENT_STEP = 6
+# A silent alarm on a ladder already urgent: the manager and designated person are told again.
+DURESS_STEP = 7
+WRONG_PINS_STEP = 8
 
 
 @dataclass(frozen=True)
@@ -188,11 +191,18 @@ def heartbeat_record(*, name: str, now: datetime, found: int = 0) -> None:
 
 
 def escalation_open(
-    *, visit: Visit, now: datetime, urgent: bool = False, duties: dict | None = None
+    *,
+    visit: Visit,
+    now: datetime,
+    urgent: bool = False,
+    duties: dict | None = None,
+    duress: str = "",
 ) -> Escalation | None:
-    """Start the ladder for the visit's current deadline; None if another caller already did."""
-    escalation = _new_escalation(visit, now, urgent=urgent)
-    if urgent:
+    """Start the ladder for the visit's current deadline; None if another caller already did.
+    A silent alarm (`duress`) is urgent, and its alerts say so."""
+    escalation = _new_escalation(visit, now, urgent=urgent or bool(duress))
+    escalation.duress = duress
+    if escalation.urgent:
         escalation.due_at = _free_help_moment(visit, now)
     return _open_one(escalation=escalation, now=now, duties=duties)
 
@@ -445,10 +455,11 @@ def _step_notifications(escalation, step, now, duty, *, pending=()) -> list[Noti
             body = messages.call_prompt(escalation, step)
             rows += to(NotificationKind.CALL_PROMPT, person, body, sms=not duty.in_office_hours)
         return rows
-    if step in (Step.MANAGER, URGENT_STEP):
+    if step in (Step.MANAGER, URGENT_STEP, DURESS_STEP, WRONG_PINS_STEP):
         return _manager_step_notifications(escalation, duty, to)
     if step == Step.BACKUP:
-        backup = duty.backup_for(already_alerted=_managers_alerted(escalation, pending))
+        already = _managers_alerted(escalation, pending) | _kept_out(escalation)
+        backup = duty.backup_for(already_alerted=already)
         if backup is not None:
             body = messages.manager_alert(
                 escalation, last_check_in=_last_check_in(escalation), backup=True
@@ -487,10 +498,35 @@ def escalation_make_urgent(escalation: Escalation, now: datetime) -> bool:
         return True
 
 
+def escalation_alert_again(escalation: Escalation, now: datetime, *, step: int) -> None:
+    """A silent alarm on a ladder whose manager was already told urgently: the manager and the
+    designated person on duty are alerted again, with the new words, once per `step`."""
+    with transaction.atomic():
+        if Notification.objects.filter(escalation=escalation, step=step).exists():
+            return
+        duty = _duty(escalation.team, now, None)
+        Notification.objects.bulk_create(_step_notifications(escalation, step, now, duty))
+        deliver_after_commit()
+
+
+def _kept_out(escalation) -> set:
+    """Who must not hear of this alarm: for a silent alarm, everyone on the visit (a manager
+    out on a visit is also on the rota), since whoever holds their phone must not see it."""
+    if not escalation.duress:
+        return set()
+    if escalation.visit is None:
+        return {escalation.worker_id}
+    return {escalation.worker_id, *escalation.visit.accompanying.values_list("pk", flat=True)}
+
+
 def _manager_step_notifications(escalation, duty, to) -> list[Notification]:
     """The manager on duty, by every channel; after "I need help", the designated person on
-    duty too (out of hours the out-of-hours manager), at once and never twice to one person."""
+    duty too (out of hours the out-of-hours manager), at once and never twice to one person.
+    A silent alarm skips anyone on the visit: the backup manager stands in for them."""
+    kept_out = _kept_out(escalation)
     manager = duty.alerted_manager
+    if manager is not None and selectors.recipient_key(manager) in kept_out:
+        manager = duty.backup_for(already_alerted=kept_out)
     rows = []
     if manager is not None:
         last = None if escalation.urgent else _last_check_in(escalation)
@@ -500,6 +536,7 @@ def _manager_step_notifications(escalation, duty, to) -> list[Notification]:
         logger.error("Escalation %s: no manager and no head of service to alert", escalation.pk)
     if escalation.urgent:
         told = {selectors.recipient_key(manager)} if manager is not None else set()
+        told |= kept_out
         for person in duty.call_prompt_recipients:
             if selectors.recipient_key(person) not in told:
                 told.add(selectors.recipient_key(person))

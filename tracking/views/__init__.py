@@ -1,12 +1,22 @@
 """Tracking's pages, one module per screen; urls.py refers to them through this package."""
 
-from .board import board, board_rows, duty_end, go_ahead, office_still_safe, phone_in
+from .board import (
+    board,
+    board_rows,
+    code_word,
+    duty_end,
+    go_ahead,
+    office_still_safe,
+    phone_in,
+)
 from .console import emergency_details, escalation_act, escalation_detail
 from .rota import rota, rota_copy
 from .worker import (
     check_in,
+    checkout_pin,
     day_out_interval,
     go_ahead_status,
+    help_location,
     need_help,
     now_page,
     still_safe,
@@ -16,6 +26,9 @@ __all__ = [
     "board",
     "board_rows",
     "check_in",
+    "checkout_pin",
+    "code_word",
+    "help_location",
     "duty_end",
     "emergency_details",
     "escalation_act",

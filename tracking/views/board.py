@@ -17,7 +17,7 @@ from homevisits.context_processors import request_memberships
 from homevisits.forms import error_text
 from homevisits.models import Role
 from homevisits.people import person_name
-from homevisits.selectors import teams_among
+from homevisits.selectors import has_capability, teams_among
 from visits import services as visit_services
 from visits.selectors import visits_for
 
@@ -94,6 +94,8 @@ def _board_context(request, teams, now) -> dict:
         "team_filter": request.GET.get("team") or request.POST.get("team", ""),
         "awaiting_go_ahead": [row.visit for row in rows if row.visit.awaits_go_ahead],
         "days_out": days_out,
+        # Rows of these teams offer "Code word used" (the team has a code word).
+        "code_word_team_ids": {team.pk for team in teams if team.policy.code_word},
         **selectors.still_out_on_board(teams=teams, rows=rows, now=now),
     }
 
@@ -231,3 +233,31 @@ def office_still_safe(request, pk):
     except (ValidationError, PermissionDenied) as error:
         notice, failed = error_text(error), True
     return answer_action(request, notice, failed, otherwise=reverse("tracking-board"))
+
+
+# The team's code word, said on a call
+
+
+def code_word(request, pk):
+    """The designated person heard the team's code word on a call from a worker on this visit.
+    After a confirmation, the silent alarm: the same as the worker's duress PIN."""
+    visit = (
+        visits_for(user=request.user)
+        .filter(pk=pk)
+        .select_related("team__policy", "lead_worker", "household")
+        .first()
+    )
+    if visit is None:
+        raise Http404("No such visit in your teams.")
+    if not has_capability(user=request.user, team=visit.team, capability="watch_board"):
+        raise PermissionDenied("Only the designated person or a manager records the code word.")
+    if request.method == "POST":
+        escalation = services.code_word_record(
+            visit=visit, recorded_by=request.user, now=timezone.now()
+        )
+        messages.success(
+            request,
+            f"Silent alarm raised for {person_name(visit.lead_worker)}: the manager is alerted.",
+        )
+        return redirect("escalation-detail", pk=escalation.pk)
+    return render(request, "tracking/code_word_confirm.html", {"visit": visit})

@@ -37,6 +37,7 @@ def escalation_detail(request, pk):
             "visit": visit,
             "staff": selectors.escalation_staff(escalation=escalation),
             "timeline": selectors.escalation_timeline(escalation=escalation),
+            "position": selectors.help_position(escalation=escalation),
             "assessment": current_assessment(household=visit.household) if visit else None,
             "worker_visits": selectors.worker_visits_that_day(escalation=escalation),
             "handles_escalations": has_capability(

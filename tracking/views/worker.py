@@ -4,17 +4,24 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from homevisits.forms import error_text
+from homevisits.context_processors import request_memberships
+from homevisits.forms import error_text, show_service_error
 from visits.selectors import visits_for
 
 from .. import selectors, services
-from ..forms import CheckInForm, DayOutIntervalForm
-from ..models import Channel, CheckInKind
+from ..forms import (
+    CheckInForm,
+    CheckOutPinForm,
+    DayOutIntervalForm,
+    HelpLocationForm,
+    keep_help_location,
+)
+from ..models import CLOSING_CHECK_INS, Channel, CheckInKind
 
 CONFIRMATIONS = {
     CheckInKind.ARRIVED: "Arrival recorded.",
@@ -29,6 +36,7 @@ def now_page(request):
     buttons, most urgent first, and the next visit."""
     now = timezone.now()
     day_out = selectors.my_day_out(worker=request.user, now=now)
+    pin_required = any(m.team.policy.checkout_pin_required for m in request_memberships(request))
     return render(
         request,
         "tracking/now.html",
@@ -37,6 +45,8 @@ def now_page(request):
             "refusal": selectors.recent_go_ahead_refusal(user=request.user, now=now),
             "day_out": day_out,
             "interval_form": DayOutIntervalForm(day=day_out) if day_out else None,
+            "pin_required": pin_required,
+            "pin_missing": pin_required and not selectors.checkout_pin_is_set(user=request.user),
         },
     )
 
@@ -61,15 +71,25 @@ def check_in(request, pk):
     minutes = form.cleaned_data["extend_minutes"]
     new_end = max(now, visit.ends_at) + timedelta(minutes=minutes) if minutes else None
     try:
-        check_in = services.checkin_record(
-            visit=visit,
-            worker=request.user,
-            recorded_by=request.user,
-            kind=kind,
-            channel=Channel.WEB,
-            now=now,
-            new_end=new_end,
-        )
+        if kind in CLOSING_CHECK_INS:  # with the PIN, when the team asks for one
+            check_in = services.checkout_record(
+                visit=visit,
+                worker=request.user,
+                kind=kind,
+                channel=Channel.WEB,
+                pin=form.cleaned_data["pin"],
+                now=now,
+            )
+        else:
+            check_in = services.checkin_record(
+                visit=visit,
+                worker=request.user,
+                recorded_by=request.user,
+                kind=kind,
+                channel=Channel.WEB,
+                now=now,
+                new_end=new_end,
+            )
     except (ValidationError, PermissionDenied) as error:
         messages.error(request, error_text(error))
     else:
@@ -85,9 +105,11 @@ def _confirmation(check_in) -> str:
 
 
 def need_help(request, pk):
-    """ "I need help" asks once to confirm, and always shows the 999 link."""
+    """ "I need help" asks once to confirm, and always shows the 999 link. The phone's position
+    comes with the call if the phone already had it; the call never waits for one."""
     visit = _own_visit(request, pk)
     if request.method == "POST":
+        now = timezone.now()
         try:
             services.checkin_record(
                 visit=visit,
@@ -95,13 +117,71 @@ def need_help(request, pk):
                 recorded_by=request.user,
                 kind=CheckInKind.NEED_HELP,
                 channel=Channel.WEB,
-                now=timezone.now(),
+                now=now,
             )
         except (ValidationError, PermissionDenied) as error:
             messages.error(request, error_text(error))
             return redirect("tracking-now")
-        return render(request, "tracking/help_sent.html", {"visit": visit})
+        problems = {}
+        if HelpLocationForm.sent_in(request.POST):
+            form = HelpLocationForm(request.POST)
+            problems = keep_help_location(form, visit, request.user, now)
+        return render(
+            request,
+            "tracking/help_sent.html",
+            {
+                "visit": visit,
+                "location_sent": HelpLocationForm.sent_in(request.POST) and not problems,
+                "location_problem": " ".join(m for found in problems.values() for m in found),
+            },
+        )
     return render(request, "tracking/need_help.html", {"visit": visit})
+
+
+@require_POST
+def help_location(request, pk):
+    """The phone's position, sent by help-location.js once it has one, after the help call."""
+    visit = _own_visit(request, pk)
+    form = HelpLocationForm(request.POST)
+    if not form.is_valid():
+        errors = {name: list(problems) for name, problems in form.errors.items()}
+        return JsonResponse({"detail": "Location not kept.", "errors": errors}, status=422)
+    try:
+        services.help_location_record(
+            visit=visit, sender=request.user, now=timezone.now(), **form.cleaned_data
+        )
+    except services.NoOpenHelpCall as error:
+        return JsonResponse({"detail": error_text(error), "errors": {}}, status=409)
+    except PermissionDenied as error:
+        return JsonResponse({"detail": str(error), "errors": {}}, status=403)
+    except ValidationError as error:
+        errors = error.message_dict if hasattr(error, "error_dict") else {}
+        return JsonResponse({"detail": error_text(error), "errors": errors}, status=422)
+    return JsonResponse({"detail": "Your location was sent to the office."}, status=201)
+
+
+def checkout_pin(request):
+    """The worker sets their check-out PIN and, if they want one, a duress PIN."""
+    form = CheckOutPinForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.checkout_pin_set(
+                user=request.user,
+                pin=form.cleaned_data["pin"],
+                duress_pin=form.cleaned_data["duress_pin"],
+                now=timezone.now(),
+            )
+        except ValidationError as error:
+            show_service_error(form, error)
+        else:
+            messages.success(request, "Your check-out PIN is saved.")
+            return redirect("tracking-now")
+    return render(
+        request,
+        "tracking/checkout_pin.html",
+        {"form": form, "pin_is_set": selectors.checkout_pin_is_set(user=request.user)},
+        status=400 if form.errors else 200,
+    )
 
 
 def go_ahead_status(request, pk):
