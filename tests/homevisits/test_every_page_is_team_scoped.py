@@ -45,6 +45,9 @@ OBJECT_NAMED_BY = {
     "tracking-go-ahead-status": "visit",
     "tracking-check-in": "visit",
     "tracking-need-help": "visit",
+    "tracking-help-location": "visit",
+    "tracking-code-word": "visit",
+    "help_location": "visit",
     "get_visit": "visit",
     "update_visit": "visit",
     "cancel_visit": "visit",
@@ -157,7 +160,14 @@ def another_teams_objects(db):
 
 
 # A body every API write accepts the shape of, so that the lookup, not validation, answers.
-API_BODY = {"reason": "Not needed", "kind": "arrived"}
+API_BODY = {
+    "reason": "Not needed",
+    "kind": "arrived",
+    "latitude": 51.5,
+    "longitude": -0.1,
+    "accuracy_m": 30,
+    "taken_at": "2026-01-01T12:00:00Z",
+}
 
 
 def answers(client, url: str) -> set[int]:

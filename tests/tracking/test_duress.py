@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from homevisits import services as homevisits_services
 from homevisits.models import Role, TeamPolicy
@@ -121,7 +122,9 @@ def test_the_duress_pin_shows_the_worker_exactly_what_their_pin_shows_and_alerts
 
 
 def test_the_duress_pin_through_the_api_answers_exactly_as_the_pin_does(client, overdue, staff):
-    _, token = homevisits_services.api_token_create(user=staff["worker"], name="phone")
+    _, token = homevisits_services.api_token_create(
+        user=staff["worker"], name="phone", now=timezone.now()
+    )
     url = f"/api/tracking/visits/{overdue.pk}/check-ins"
 
     def check_out_with(pin):

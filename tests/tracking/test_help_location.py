@@ -11,6 +11,7 @@ import time_machine
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from homevisits import services as homevisits_services
 from homevisits.models import AuditAction, AuditEvent
@@ -86,7 +87,9 @@ def test_a_position_that_arrives_after_the_help_call_is_kept_with_it(client, vis
 def test_a_bad_position_is_refused_with_422_but_the_help_call_is_recorded(
     client, visit, staff, now
 ):
-    _, token = homevisits_services.api_token_create(user=staff["worker"], name="phone")
+    _, token = homevisits_services.api_token_create(
+        user=staff["worker"], name="phone", now=timezone.now()
+    )
     answer = client.post(
         f"/api/tracking/visits/{visit.pk}/check-ins",
         {"kind": "need_help", "location": {**position(now), "latitude": 123}},
@@ -172,7 +175,9 @@ def test_the_help_pages_load_their_script_from_static_with_nothing_inline():
 
 
 def test_a_help_call_from_the_api_keeps_a_good_position(client, visit, staff, now):
-    _, token = homevisits_services.api_token_create(user=staff["worker"], name="phone")
+    _, token = homevisits_services.api_token_create(
+        user=staff["worker"], name="phone", now=timezone.now()
+    )
     answer = client.post(
         f"/api/tracking/visits/{visit.pk}/check-ins",
         {"kind": "need_help", "location": {**position(now), "accuracy_m": 12.5}},
@@ -187,7 +192,9 @@ def test_a_help_call_from_the_api_keeps_a_good_position(client, visit, staff, no
 
 
 def test_nothing_malformed_beside_the_kind_stops_a_help_call_from_the_api(client, visit, staff):
-    _, token = homevisits_services.api_token_create(user=staff["worker"], name="phone")
+    _, token = homevisits_services.api_token_create(
+        user=staff["worker"], name="phone", now=timezone.now()
+    )
     answer = client.post(
         f"/api/tracking/visits/{visit.pk}/check-ins",
         {"kind": "need_help", "pin": ["x"] * 200, "location": "somewhere near the park"},

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("homevisits", "0005_head_of_service"),
+        ("homevisits", "0008_two_factor_failures_api_token_expiry"),
     ]
 
     operations = [
