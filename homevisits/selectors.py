@@ -1,6 +1,7 @@
 """Reads about the organisation: memberships, roles, what a user may do, and system health."""
 
 from dataclasses import dataclass
+from datetime import date
 
 from django.conf import settings
 from django.db import connection
@@ -9,7 +10,8 @@ from django.utils.module_loading import import_string
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import ApiToken, Membership, Role, Team
+from .dates import london_day_bounds
+from .models import ApiToken, AuditEvent, Membership, Role, Team
 from .tokens import hash_token
 
 # What each role may do. A capability names a group of pages and actions, not a single view.
@@ -32,8 +34,9 @@ CAPABILITIES_BY_ROLE = {
         "sign_off",
         "handle_escalations",
         "administer_team",
+        "read_audit_log",
     },
-    Role.ADMIN: {"see_team_contacts", "administer_team"},
+    Role.ADMIN: {"see_team_contacts", "administer_team", "read_audit_log"},
 }
 
 
@@ -178,3 +181,43 @@ def api_token_user(*, raw_token: str):
         .first()
     )
     return token.user if token is not None and token.user.is_active else None
+
+
+# The audit log, read by the team's managers and admins.
+
+
+def audit_log(
+    *,
+    team: Team,
+    actor_id: int | None = None,
+    action: str = "",
+    household_ref: int | None = None,
+    first_day: date | None = None,
+    last_day: date | None = None,
+) -> QuerySet:
+    """The team's audit lines, newest first, narrowed by person, action, household and London
+    days (both inclusive). Each filter goes down one of the log's indexes."""
+    events = AuditEvent.objects.filter(team=team)
+    if actor_id is not None:
+        events = events.filter(actor_id=actor_id)
+    if action:
+        events = events.filter(action=action)
+    if household_ref is not None:
+        events = events.filter(household_ref=household_ref)
+    if first_day is not None:
+        events = events.filter(at__gte=london_day_bounds(first_day)[0])
+    if last_day is not None:
+        events = events.filter(at__lt=london_day_bounds(last_day)[1])
+    return events.select_related("actor", "subject").order_by("-at", "-pk")
+
+
+def household_audit_log(*, team: Team, household_ref: int) -> QuerySet:
+    """Every line about one household: the household itself, its assessments, visits, cases
+    and escalations. One query on the (team, household_ref, at) index."""
+    return audit_log(team=team, household_ref=household_ref)
+
+
+def audit_household_names(*, team: Team) -> dict[int, str]:
+    """The team's households by id. They live in an app above this one, which names the
+    function in settings."""
+    return import_string(settings.AUDIT_HOUSEHOLD_NAMES)(team=team)
