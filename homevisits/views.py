@@ -1,4 +1,3 @@
-import csv
 from base64 import b32encode
 from urllib.parse import urlencode
 
@@ -19,7 +18,7 @@ from django.views.decorators.http import require_GET
 from django_otp import login as otp_login
 
 from . import selectors, services
-from .audit import record_read
+from .audit import csv_lines, record_read
 from .context_processors import request_memberships
 from .forms import (
     AuditLogFilterForm,
@@ -32,7 +31,6 @@ from .forms import (
     show_service_error,
 )
 from .models import AuditAction, AuditObject, AuditTarget, Team
-from .people import person_name
 
 
 def home(request):
@@ -295,63 +293,10 @@ def team_audit_log_export(request, slug):
         detail=form.summary() if form.is_bound else "",
     )
     events = selectors.audit_log(team=team, **filters).iterator(chunk_size=2000)
-    response = StreamingHttpResponse(_csv_lines(events, households), content_type="text/csv")
+    response = StreamingHttpResponse(csv_lines(events, households), content_type="text/csv")
     day = timezone.localdate().isoformat()
     response["Content-Disposition"] = f'attachment; filename="audit-log-{team.slug}-{day}.csv"'
     return response
-
-
-AUDIT_CSV_HEADER = [
-    "When (UK time)",
-    "Person",
-    "Username",
-    "Action",
-    "Channel",
-    "About",
-    "Reference",
-    "Household id",
-    "Household",
-    "Whose details",
-    "Detail",
-]
-
-
-class _Line:
-    """csv.writer writes into this and gets the line back, so that rows stream one by one."""
-
-    def write(self, value):
-        return value
-
-
-def _csv_lines(events, household_names):
-    writer = csv.writer(_Line())
-    yield writer.writerow(AUDIT_CSV_HEADER)
-    for event in events:
-        yield writer.writerow(
-            [
-                _spreadsheet_safe(value)
-                for value in (
-                    timezone.localtime(event.at).strftime("%Y-%m-%d %H:%M:%S"),
-                    person_name(event.actor),
-                    event.actor.get_username(),
-                    event.get_action_display(),
-                    event.get_channel_display(),
-                    event.get_object_type_display() if event.object_type else "",
-                    event.object_reference,
-                    event.household_ref or "",
-                    household_names.get(event.household_ref, ""),
-                    person_name(event.subject) if event.subject else "",
-                    event.detail,
-                )
-            ]
-        )
-
-
-def _spreadsheet_safe(value) -> str:
-    """Search terms are typed by anyone: a cell starting =, +, - or @ would be a formula in
-    Excel, so it is kept as text."""
-    text = str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _without_page(request) -> str:
