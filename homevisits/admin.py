@@ -95,8 +95,9 @@ class StaffProfileAdmin(admin.ModelAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the audit log is append-only."""
 
-    list_display = ["at", "actor", "action", "subject", "team", "object_reference"]
-    list_filter = ["action", "team"]
+    list_display = ["at", "actor", "action", "channel", "team", "object_label", "household_ref"]
+    list_filter = ["action", "channel", "team"]
+    list_select_related = ["actor", "team"]
     date_hierarchy = "at"
 
     def has_add_permission(self, request):

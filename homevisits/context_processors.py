@@ -8,6 +8,7 @@ from . import selectors
 NAVIGATION = [
     ("Home", "home", None),
     ("Team settings", "team-settings", "administer_team"),
+    ("Audit log", "audit-log", "read_audit_log"),
     ("Administration", "admin:index", "site_staff"),
 ]
 

@@ -3,7 +3,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 
-from .models import ApiTokenScope, OfficeHours, TeamPolicy, Weekday
+from .models import ApiTokenScope, AuditAction, OfficeHours, TeamPolicy, Weekday
+from .people import person_name
 
 DURATION_HELP = "Hours, minutes and seconds, for example 00:05:00 for five minutes."
 
@@ -155,3 +156,66 @@ class ApiTokenForm(forms.Form):
         self.fields["days"].widget.attrs["max"] = longest
         self.fields["days"].initial = longest
         self.fields["days"].help_text = f"At most {longest}. Choose fewer for a short-lived use."
+
+
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+class DayField(forms.DateField):
+    """A day typed as 31/03/2026 (or 2026-03-31), in a plain text box so that a wrong one stays
+    on screen beside its error."""
+
+    input_formats = ["%d/%m/%Y", "%Y-%m-%d"]
+    default_error_messages = {"invalid": "Enter a date like 31/03/2026."}
+
+    def __init__(self, **kwargs):
+        widget = forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "dd/mm/yyyy"})
+        super().__init__(required=False, widget=widget, **kwargs)
+
+    def validate(self, value):
+        super().validate(value)
+        if value and not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise ValidationError(f"Enter a date between {FIRST_YEAR} and {LAST_YEAR}.")
+
+
+class AuditLogFilterForm(forms.Form):
+    """The filters of a team's audit log. Sent by GET: the page and its CSV export share them."""
+
+    person = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
+    action = forms.ChoiceField(choices=[("", "Any action"), *AuditAction.choices], required=False)
+    household = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
+    first_day = DayField(label="From")
+    last_day = DayField(label="To")
+
+    def __init__(self, *args, people, households: dict[int, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["person"].choices = [("", "Anyone"), *((p.pk, person_name(p)) for p in people)]
+        self.fields["household"].choices = [("", "Any household"), *households.items()]
+
+    def clean(self):
+        data = super().clean()
+        first, last = data.get("first_day"), data.get("last_day")
+        if first and last and last < first:
+            self.add_error("last_day", "The last day must be on or after the first day.")
+        return data
+
+    def filters(self) -> dict:
+        """The selector's arguments (homevisits.selectors.audit_log)."""
+        data = self.cleaned_data
+        return {
+            "actor_id": data.get("person"),
+            "action": data.get("action", ""),
+            "household_ref": data.get("household"),
+            "first_day": data.get("first_day"),
+            "last_day": data.get("last_day"),
+        }
+
+    def summary(self) -> str:
+        """The filters, kept with the audit line of an export: ids rather than names, so that
+        the line says the same after a person or household is renamed or anonymised."""
+        values = {name: self.cleaned_data.get(name) for name in self.fields}
+        return " ".join(
+            f"{name}={value.isoformat() if hasattr(value, 'isoformat') else value}"
+            for name, value in values.items()
+            if value not in (None, "")
+        )

@@ -1,5 +1,6 @@
 """The organisation: teams, their policies, who belongs to them and in which role."""
 
+from dataclasses import dataclass
 from datetime import time, timedelta
 
 from django.conf import settings
@@ -312,6 +313,45 @@ class StaffProfile(models.Model):
 class AuditAction(models.TextChoices):
     VIEWED_ESCALATION = "viewed_escalation", "Viewed an escalation"
     REVEALED_EMERGENCY_DETAILS = "revealed_emergency", "Revealed emergency details"
+    VIEWED_HOUSEHOLD = "viewed_household", "Viewed a household"
+    VIEWED_ASSESSMENT = "viewed_assessment", "Viewed a risk assessment"
+    PRINTED_ASSESSMENT = "printed_assessment", "Printed a risk assessment"
+    VIEWED_VISIT = "viewed_visit", "Viewed a visit"
+    PRINTED_VISIT = "printed_visit", "Printed a visit record"
+    LISTED_VISITS = "listed_visits", "Listed visits"
+    VIEWED_CASE = "viewed_case", "Viewed a youth justice case"
+    SEARCHED_HOUSEHOLDS = "searched_households", "Searched households"
+    FETCHED_CALENDAR_FEED = "fetched_feed", "Calendar feed fetched"
+    EXPORTED_AUDIT_LOG = "exported_audit_log", "Exported the audit log"
+
+
+class AuditObject(models.TextChoices):
+    """What an audit line is about; with `object_reference` (its id) it names one record."""
+
+    HOUSEHOLD = "household", "Household"
+    RISK_ASSESSMENT = "risk_assessment", "Risk assessment"
+    VISIT = "visit", "Visit"
+    CASE = "case", "Youth justice case"
+    ESCALATION = "escalation", "Escalation"
+    CALENDAR_FEED = "calendar_feed", "Calendar feed"
+    AUDIT_LOG = "audit_log", "Audit log"
+
+
+class AuditChannel(models.TextChoices):
+    WEB = "web", "Web page"
+    API = "api", "API"
+    FEED = "feed", "Calendar feed"
+
+
+@dataclass(frozen=True)
+class AuditTarget:
+    """What one audit line is about: the team whose data it is and, for one record, its type,
+    id and household. Models of the apps above say it of themselves (`audit_target`)."""
+
+    team_id: int
+    object_type: str = ""
+    object_reference: str = ""
+    household_ref: int | None = None
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -328,12 +368,17 @@ class AuditLogIsAppendOnly(Exception):
 
 
 class AuditEvent(models.Model):
-    """Who looked at sensitive information, and when. Rows are only ever added: the model refuses
-    changes and deletions, and on PostgreSQL a trigger refuses them too."""
+    """Who looked at personal information, and when. Rows are only ever added: the model refuses
+    changes and deletions, and on PostgreSQL a trigger refuses them too.
+
+    `household_ref` is the id of the household the line is about (its visits, assessments and
+    cases included). It is a plain indexed column, not a foreign key, because households live in
+    an app above this one; "who looked at this household" is one indexed query on it."""
 
     at = models.DateTimeField()
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    action = models.CharField(max_length=20, choices=AuditAction.choices)
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    channel = models.CharField(max_length=8, choices=AuditChannel.choices, default=AuditChannel.WEB)
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
     subject = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -343,13 +388,26 @@ class AuditEvent(models.Model):
         related_name="+",
         help_text="Whose details were seen.",
     )
+    object_type = models.CharField(max_length=20, choices=AuditObject.choices, blank=True)
     object_reference = models.CharField(max_length=40, blank=True)
+    household_ref = models.PositiveBigIntegerField(null=True, blank=True)
+    detail = models.CharField(
+        max_length=200, blank=True, help_text="Search terms or filters, as typed; list sizes."
+    )
 
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-pk"]
-        indexes = [models.Index(fields=["team", "-at"])]
+        indexes = [
+            models.Index(fields=["team", "-at"]),
+            models.Index(
+                fields=["team", "household_ref", "-at"],
+                condition=Q(household_ref__isnull=False),
+                name="audit_by_household",
+            ),
+            models.Index(fields=["team", "actor", "-at"], name="audit_by_actor"),
+        ]
 
     def __str__(self):
         return f"{self.actor} {self.get_action_display().lower()} at {self.at:%Y-%m-%d %H:%M}"
@@ -361,6 +419,14 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditLogIsAppendOnly()
+
+    @property
+    def object_label(self) -> str:
+        """ "Visit 12", or "" for a line about no one record (a search, a list, an export).
+        Lines written before object types were kept say it all in their reference."""
+        if not self.object_type or not self.object_reference:
+            return self.object_reference
+        return f"{self.get_object_type_display()} {self.object_reference}"
 
 
 class SecretToken(models.Model):

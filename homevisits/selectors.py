@@ -3,18 +3,19 @@
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .database import with_statement_timeout
-from .models import ApiToken, Membership, Role, Team, TeamPolicy, TwoFactorFailures
+from .dates import london_day_bounds
+from .models import ApiToken, AuditEvent, Membership, Role, Team, TeamPolicy, TwoFactorFailures
 from .tokens import hash_token
 
 # What each role may do. A capability names a group of pages and actions, not a single view.
@@ -37,8 +38,9 @@ CAPABILITIES_BY_ROLE = {
         "sign_off",
         "handle_escalations",
         "administer_team",
+        "read_audit_log",
     },
-    Role.ADMIN: {"see_team_contacts", "administer_team"},
+    Role.ADMIN: {"see_team_contacts", "administer_team", "read_audit_log"},
 }
 
 
@@ -264,7 +266,12 @@ class ApiTokenRefused(Exception):
 
 def api_token_in_force(*, raw_token: str, now: datetime) -> ApiToken:
     """The token with this secret and its user, if it may be used now; else ApiTokenRefused."""
-    token = ApiToken.objects.filter(token_hash=hash_token(raw_token)).select_related("user").first()
+    token = (
+        ApiToken.objects.filter(token_hash=hash_token(raw_token))
+        .select_related("user")
+        .annotate(owner_in_a_team=Exists(Membership.objects.filter(user=OuterRef("user"))))
+        .first()
+    )
     if token is None:
         raise ApiTokenRefused("This API token is not recognised.")
     if token.revoked_at is not None:
@@ -275,7 +282,7 @@ def api_token_in_force(*, raw_token: str, now: datetime) -> ApiToken:
             f"This API token expired on {expired.day} {expired:%B %Y at %H:%M} (UK time). "
             + MAKE_A_NEW_TOKEN
         )
-    if not is_active_member(token.user):
+    if not (token.user.is_active and token.owner_in_a_team):
         raise ApiTokenRefused(
             "This API token no longer works: its owner's account is deactivated or they have "
             "left their teams."
@@ -284,3 +291,43 @@ def api_token_in_force(*, raw_token: str, now: datetime) -> ApiToken:
 
 
 MAKE_A_NEW_TOKEN = "Make a new one on your Calendars and API page."
+
+
+# The audit log, read by the team's managers and admins.
+
+
+def audit_log(
+    *,
+    team: Team,
+    actor_id: int | None = None,
+    action: str = "",
+    household_ref: int | None = None,
+    first_day: date | None = None,
+    last_day: date | None = None,
+) -> QuerySet:
+    """The team's audit lines, newest first, narrowed by person, action, household and London
+    days (both inclusive). Each filter goes down one of the log's indexes."""
+    events = AuditEvent.objects.filter(team=team)
+    if actor_id is not None:
+        events = events.filter(actor_id=actor_id)
+    if action:
+        events = events.filter(action=action)
+    if household_ref is not None:
+        events = events.filter(household_ref=household_ref)
+    if first_day is not None:
+        events = events.filter(at__gte=london_day_bounds(first_day)[0])
+    if last_day is not None:
+        events = events.filter(at__lt=london_day_bounds(last_day)[1])
+    return events.select_related("actor", "subject").order_by("-at", "-pk")
+
+
+def household_audit_log(*, team: Team, household_ref: int) -> QuerySet:
+    """Every line about one household: the household itself, its assessments, visits, cases
+    and escalations. One query on the (team, household_ref, at) index."""
+    return audit_log(team=team, household_ref=household_ref)
+
+
+def audit_household_names(*, team: Team) -> dict[int, str]:
+    """The team's households by id. They live in an app above this one, which names the
+    function in settings."""
+    return import_string(settings.AUDIT_HOUSEHOLD_NAMES)(team=team)

@@ -129,6 +129,17 @@ NAVIGATION_EXTENSIONS = [
     "visits.navigation.nav_items",
     "riskassess.navigation.nav_items",
 ]
+# The audit log names households and links each line to the page it is about; those live in
+# the apps above homevisits. Object types (homevisits.models.AuditObject) map to URL names.
+AUDIT_HOUSEHOLD_NAMES = "riskassess.selectors.household_names"
+AUDIT_HOUSEHOLD_PAGE = "household-audit"
+AUDIT_OBJECT_PAGES = {
+    "household": "household-detail",
+    "risk_assessment": "assessment-detail",
+    "visit": "visit-detail",
+    "case": "case-detail",
+    "escalation": "escalation-detail",
+}
 # Panels that higher apps add to the home page: callables returning {"template", ...} or None.
 HOME_PANELS = ["tracking.navigation.home_panel"]
 WSGI_APPLICATION = "homevisits.wsgi.application"

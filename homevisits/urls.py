@@ -18,6 +18,13 @@ urlpatterns = [
     path("teams/<slug:slug>/", views.team_detail, name="team-detail"),
     path("settings/", views.team_settings_index, name="team-settings"),
     path("teams/<slug:slug>/settings/", views.team_settings_edit, name="team-settings-edit"),
+    path("audit/", views.audit_log_index, name="audit-log"),
+    path("teams/<slug:slug>/audit/", views.team_audit_log, name="team-audit-log"),
+    path(
+        "teams/<slug:slug>/audit/export.csv",
+        views.team_audit_log_export,
+        name="team-audit-log-export",
+    ),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/two-factor/", views.two_factor_verify, name="two-factor-verify"),

@@ -7,7 +7,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, JsonResponse
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,8 +19,10 @@ from django.views.decorators.http import require_GET
 from django_otp import login as otp_login
 
 from . import selectors, services
+from .audit import csv_lines, record_read
 from .context_processors import request_memberships
 from .forms import (
+    AuditLogFilterForm,
     OfficeHoursFormSet,
     TeamPolicyForm,
     TwoFactorCodeForm,
@@ -28,7 +31,7 @@ from .forms import (
     office_hours_initial,
     show_service_error,
 )
-from .models import Role
+from .models import AuditAction, AuditObject, AuditTarget, Role, Team
 
 logger = logging.getLogger(__name__)
 
@@ -239,3 +242,87 @@ def two_factor_manage(request):
 def _grouped(key: str) -> str:
     """The key in groups of four, as people type it into an app by hand."""
     return " ".join(key[index : index + 4] for index in range(0, len(key), 4))
+
+
+# The team's audit log: who read what. Managers and team admins of the team only.
+
+AUDIT_PAGE_SIZE = 50
+
+
+def audit_log_index(request):
+    teams = list(selectors.teams_where(user=request.user, capability="read_audit_log"))
+    if len(teams) == 1:
+        return redirect("team-audit-log", slug=teams[0].slug)
+    return render(request, "homevisits/audit_log_index.html", {"teams": teams})
+
+
+def _audit_log_team(request, slug) -> tuple[Team, set[str]]:
+    """The team and what the user may do in it, from the memberships the navigation loads
+    anyway: no query of its own."""
+    membership = next((m for m in request_memberships(request) if m.team.slug == slug), None)
+    if membership is None:
+        raise Http404("No such team among yours.")
+    capabilities = selectors.CAPABILITIES_BY_ROLE[membership.role]
+    if "read_audit_log" not in capabilities:
+        raise PermissionDenied("Only the team's managers and admins can read its audit log.")
+    return membership.team, capabilities
+
+
+def _audit_log_filters(request, team) -> tuple[AuditLogFilterForm, dict[int, str]]:
+    households = selectors.audit_household_names(team=team)
+    form = AuditLogFilterForm(
+        request.GET or None,
+        people=[membership.user for membership in selectors.team_members(team=team)],
+        households=households,
+    )
+    return form, households
+
+
+@never_cache
+def team_audit_log(request, slug):
+    team, capabilities = _audit_log_team(request, slug)
+    form, households = _audit_log_filters(request, team)
+    page = None
+    if form.is_valid() or not form.is_bound:
+        events = selectors.audit_log(team=team, **(form.filters() if form.is_bound else {}))
+        page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "homevisits/audit_log.html",
+        {
+            "team": team,
+            "form": form,
+            "page": page,
+            "rows": [(event, households.get(event.household_ref)) for event in page or []],
+            "links_to_records": "see_households" in capabilities,
+            "filter_query": _without_page(request),
+        },
+        status=200 if page is not None else 400,
+    )
+
+
+@never_cache
+def team_audit_log_export(request, slug):
+    """The filtered lines as CSV. The export is itself a line in the log."""
+    team, _ = _audit_log_team(request, slug)
+    form, households = _audit_log_filters(request, team)
+    if form.is_bound and not form.is_valid():
+        return team_audit_log(request, slug)
+    filters = form.filters() if form.is_bound else {}
+    record_read(
+        request,
+        AuditAction.EXPORTED_AUDIT_LOG,
+        AuditTarget(team.pk, AuditObject.AUDIT_LOG, household_ref=filters.get("household_ref")),
+        detail=form.summary() if form.is_bound else "",
+    )
+    events = selectors.audit_log(team=team, **filters).iterator(chunk_size=2000)
+    response = StreamingHttpResponse(csv_lines(events, households), content_type="text/csv")
+    day = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="audit-log-{team.slug}-{day}.csv"'
+    return response
+
+
+def _without_page(request) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()

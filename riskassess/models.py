@@ -5,7 +5,7 @@ from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 
-from homevisits.models import Team
+from homevisits.models import AuditObject, AuditTarget, Team
 
 NOTE_LIMIT = 2000
 
@@ -54,6 +54,10 @@ class Household(models.Model):
 
     def __str__(self):
         return f"{self.display_name} ({self.postcode})"
+
+    @property
+    def audit_target(self) -> AuditTarget:
+        return AuditTarget(self.team_id, AuditObject.HOUSEHOLD, str(self.pk), self.pk)
 
 
 class AssessmentStatus(models.TextChoices):
@@ -146,6 +150,11 @@ class RiskAssessment(models.Model):
 
     def __str__(self):
         return f"{self.household.display_name}: version {self.version}"
+
+    @property
+    def audit_target(self) -> AuditTarget:
+        team_id = self.household.team_id
+        return AuditTarget(team_id, AuditObject.RISK_ASSESSMENT, str(self.pk), self.household_id)
 
     @property
     def is_editable(self) -> bool:

@@ -140,6 +140,20 @@ def household_detail(*, user, pk: int) -> Household | None:
     )
 
 
+def household_in_my_teams(*, user, pk: int) -> Household | None:
+    """The household if it belongs to any team of the user, whatever their role there (a team
+    admin reads its audit log without seeing households)."""
+    return (
+        Household.objects.filter(pk=pk, team__memberships__user=user).select_related("team").first()
+    )
+
+
+def household_names(*, team) -> dict[int, str]:
+    """Every household of the team by id, for the audit log's filter and rows (one query)."""
+    rows = Household.objects.filter(team=team).order_by("display_name", "pk")
+    return dict(rows.values_list("pk", "display_name"))
+
+
 def assessment_history(*, household: Household) -> list[RiskAssessment]:
     return list(
         household.assessments.select_related("author", "decided_by").prefetch_related(

@@ -6,6 +6,7 @@ urlpatterns = [
     path("households/", views.household_list, name="household-list"),
     path("households/new/", views.household_create, name="household-create"),
     path("households/<int:pk>/", views.household_detail, name="household-detail"),
+    path("households/<int:pk>/audit/", views.household_audit, name="household-audit"),
     path("households/<int:pk>/edit/", views.household_edit, name="household-edit"),
     path("households/<int:pk>/status/", views.household_set_status, name="household-status"),
     path("households/<int:pk>/assess/", views.assessment_start, name="assessment-start"),

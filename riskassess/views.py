@@ -7,9 +7,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from homevisits import selectors as homevisits_selectors
+from homevisits.audit import my_team_targets, record_read
 from homevisits.forms import show_service_error
+from homevisits.models import AuditAction, AuditObject
 from homevisits.retention import period_text
-from homevisits.selectors import has_capability, teams_where
+from homevisits.selectors import CAPABILITIES_BY_ROLE, has_capability, role_in, teams_where
 
 from . import selectors, services
 from .forms import DecisionForm, HazardFormSet, HouseholdForm, RiskAssessmentForm
@@ -33,6 +36,12 @@ def household_list(request):
     )
     page = Paginator(households, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [(household, selectors.risk_state(household, today=today)) for household in page]
+    if search.strip():
+        # The terms are kept: they may be a name, and who searched for whom is what is asked.
+        targets = my_team_targets(
+            request, capability="see_households", object_type=AuditObject.HOUSEHOLD
+        )
+        record_read(request, AuditAction.SEARCHED_HOUSEHOLDS, *targets, detail=search.strip())
     return render(
         request,
         "riskassess/household_list.html",
@@ -94,6 +103,8 @@ def household_edit(request, pk):
 
 def household_detail(request, pk):
     household = _household_or_404(request, pk)
+    record_read(request, AuditAction.VIEWED_HOUSEHOLD, household.audit_target)
+    capabilities = CAPABILITIES_BY_ROLE[role_in(user=request.user, team=household.team)]
     return render(
         request,
         "riskassess/household_detail.html",
@@ -102,9 +113,35 @@ def household_detail(request, pk):
             "risk": selectors.risk_state(household, today=timezone.localdate()),
             "current": selectors.current_assessment(household=household),
             "history": selectors.assessment_history(household=household),
-            "can_assess": has_capability(
-                user=request.user, team=household.team, capability="assess"
-            ),
+            "can_assess": "assess" in capabilities,
+            "can_read_audit_log": "read_audit_log" in capabilities,
+        },
+    )
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+def household_audit(request, pk):
+    """Who looked at this household: the household, its assessments, visits and cases."""
+    household = selectors.household_in_my_teams(user=request.user, pk=pk)
+    if household is None:
+        raise Http404("No such household in your teams.")
+    capabilities = CAPABILITIES_BY_ROLE[role_in(user=request.user, team=household.team)]
+    if "read_audit_log" not in capabilities:
+        raise PermissionDenied("Only the team's managers and admins can see who looked at it.")
+    events = homevisits_selectors.household_audit_log(
+        team=household.team, household_ref=household.pk
+    )
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "riskassess/household_audit.html",
+        {
+            "household": household,
+            "page": page,
+            "rows": [(event, "") for event in page],
+            "links_to_records": "see_households" in capabilities,
         },
     )
 
@@ -182,13 +219,17 @@ def _save_and_maybe_submit(request, assessment, form, hazards) -> bool:
 
 def assessment_detail(request, pk):
     assessment = _assessment_or_404(request, pk)
+    printing = bool(request.GET.get("print"))
+    record_read(
+        request,
+        AuditAction.PRINTED_ASSESSMENT if printing else AuditAction.VIEWED_ASSESSMENT,
+        assessment.audit_target,
+    )
     team = assessment.household.team
     can_decide = services.can_decide(user=request.user, assessment=assessment)
     return render(
         request,
-        "riskassess/assessment_print.html"
-        if request.GET.get("print")
-        else "riskassess/assessment_detail.html",
+        "riskassess/assessment_print.html" if printing else "riskassess/assessment_detail.html",
         {
             "assessment": assessment,
             "team": team,

@@ -10,8 +10,10 @@ from ninja import Field, Router, Schema, Status
 from pydantic import AwareDatetime, field_validator
 
 from homevisits.api_auth import api_auth
+from homevisits.audit import record_read
 from homevisits.dates import london_day_bounds
 from homevisits.idempotency import OPENAPI_PARAMETER as REPEATABLE
+from homevisits.models import AuditAction, AuditChannel, AuditObject, AuditTarget
 from riskassess.selectors import households_for
 
 from . import selectors, services
@@ -211,13 +213,24 @@ def list_my_visits(request, start: date | None = None, end: date | None = None):
     first, _ = london_day_bounds(start)
     _, last = london_day_bounds(end)
     visits = selectors.my_visits(user=request.auth, start=first, end=last)
+    # A line in the log of each team whose visits were listed; an empty list showed nothing.
+    record_read(
+        request,
+        AuditAction.LISTED_VISITS,
+        *[AuditTarget(visit.team_id, AuditObject.VISIT) for visit in visits],
+        detail=f"{start} to {end}",
+        channel=AuditChannel.API,
+    )
     return Status(200, [_out(visit) for visit in visits])
 
 
 @router.get("/{visit_id}", response={200: VisitOut, 404: ErrorOut}, summary="Get a visit")
 def get_visit(request, visit_id: DatabaseId):
     visit = _visit_or_none(request.auth, visit_id)
-    return Status(200, _out(visit)) if visit else _not_found()
+    if visit is None:
+        return _not_found()
+    record_read(request, AuditAction.VIEWED_VISIT, visit.audit_target, channel=AuditChannel.API)
+    return Status(200, _out(visit))
 
 
 @router.post(

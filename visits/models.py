@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from homevisits.models import SecretToken, Team
+from homevisits.models import AuditObject, AuditTarget, SecretToken, Team
 from homevisits.phone import UKPhoneNumberField, display_uk_phone
 from riskassess.models import Household, limited_text
 
@@ -134,6 +134,10 @@ class Visit(models.Model):
 
     def __str__(self):
         return f"{self.household.display_name}, {self.starts_at:%d %b %H:%M}"
+
+    @property
+    def audit_target(self) -> AuditTarget:
+        return AuditTarget(self.team_id, AuditObject.VISIT, str(self.pk), self.household_id)
 
     @property
     def awaits_go_ahead(self) -> bool:
@@ -278,6 +282,10 @@ class SupervisedCase(models.Model):
 
     def __str__(self):
         return self.reference
+
+    @property
+    def audit_target(self) -> AuditTarget:
+        return AuditTarget(self.team_id, AuditObject.CASE, str(self.pk), self.household_id)
 
     @property
     def is_open(self) -> bool:

@@ -14,8 +14,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from homevisits import selectors as homevisits_selectors
 from homevisits import services as homevisits_services
+from homevisits.audit import record_read
 from homevisits.dates import london_day_bounds, week_start
 from homevisits.forms import ApiTokenForm, error_text, show_service_error
+from homevisits.models import AuditAction, AuditChannel, AuditObject, AuditTarget
 from homevisits.selectors import teams_where
 from riskassess import selectors as risk_selectors
 from riskassess.selectors import households_for
@@ -181,6 +183,12 @@ def household_risk(request):
     household = None
     if household_id:  # none chosen yet is an empty summary; another team's household is a 404
         household = _household_or_404(request, household_id, capability="visit")
+        record_read(
+            request,
+            AuditAction.VIEWED_HOUSEHOLD,
+            household.audit_target,
+            detail="its risk summary, while booking",
+        )
     return render(request, "visits/partials/household_risk.html", household_risk_context(household))
 
 
@@ -209,10 +217,15 @@ def _require_change(request, visit):
 
 def visit_detail(request, pk):
     visit = _visit_or_404(request, pk)
-    template = "visits/visit_print.html" if request.GET.get("print") else "visits/visit_detail.html"
+    printing = bool(request.GET.get("print"))
+    record_read(
+        request,
+        AuditAction.PRINTED_VISIT if printing else AuditAction.VIEWED_VISIT,
+        visit.audit_target,
+    )
     return render(
         request,
-        template,
+        "visits/visit_print.html" if printing else "visits/visit_detail.html",
         {
             "visit": visit,
             "current": risk_selectors.current_assessment(household=visit.household),
@@ -448,23 +461,43 @@ def calendar_feed(request, token):
     if visits is None:
         return HttpResponseNotFound("Not found.", content_type="text/plain; charset=utf-8")
     services.calendar_feed_note_use(feed=feed, now=now)
+    record_read(
+        request,
+        AuditAction.FETCHED_CALENDAR_FEED,
+        *_feed_targets(feed, visits),
+        detail=f"{len(visits)} visits",
+        channel=AuditChannel.FEED,
+        actor=feed.user,
+    )
     name = f"Visits: {feed.team.name}" if feed.team else "My home visits"
     body = ics.build_calendar(visits=visits, name=name, site_url=settings.SITE_URL, now=now)
     # Sent with no-store, like every answer (homevisits.middleware.NoStoreMiddleware).
     return HttpResponse(body, content_type="text/calendar; charset=utf-8")
 
 
+def _feed_targets(feed, visits) -> list[AuditTarget]:
+    """A team's feed is that team's data; a personal feed, that of each team its visits are
+    in (or, with none in its window, of the owner's teams)."""
+    team_ids = [feed.team_id] if feed.team_id else [visit.team_id for visit in visits]
+    if not team_ids:
+        team_ids = teams_where(user=feed.user, capability="visit").values_list("pk", flat=True)
+    reference = str(feed.pk)
+    return [AuditTarget(team_id, AuditObject.CALENDAR_FEED, reference) for team_id in team_ids]
+
+
 @require_GET
 def household_visits(request, household_id):
     """HTMX partial for the household page: that household's visits."""
     household = _household_or_404(request, household_id, capability="see_households")
+    visits = selectors.household_visits(user=request.user, household=household)
+    if visits:  # an empty list showed nothing about the household
+        record_read(
+            request, AuditAction.VIEWED_HOUSEHOLD, household.audit_target, detail="its visits"
+        )
     return render(
         request,
         "visits/partials/household_visits.html",
-        {
-            "visits": selectors.household_visits(user=request.user, household=household),
-            "household_id": household.pk,
-        },
+        {"visits": visits, "household_id": household.pk},
     )
 
 
@@ -569,6 +602,7 @@ def _require_case_writer(request, case):
 
 def case_detail(request, pk):
     case = _case_or_404(request, pk)
+    record_read(request, AuditAction.VIEWED_CASE, case.audit_target)
     today = timezone.localdate()
     result = selectors.case_compliance(case=case, today=today)
     met_visits = selectors.visits_by_pk(

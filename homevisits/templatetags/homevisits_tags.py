@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 from django import template
+from django.conf import settings
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -52,3 +54,21 @@ def submission_key() -> str:
     return format_html(
         '<input type="hidden" name="{}" value="{}">', FORM_FIELD, new_submission_key()
     )
+
+
+@register.filter
+def audit_record_url(event) -> str:
+    """The page of the record an audit line is about, or "" (a search, a feed, an old line)."""
+    url_name = settings.AUDIT_OBJECT_PAGES.get(event.object_type)
+    if url_name is None or not event.object_reference.isdigit():
+        return ""
+    try:
+        return reverse(url_name, args=[int(event.object_reference)])
+    except NoReverseMatch:
+        return ""
+
+
+@register.filter
+def audit_household_url(household_ref) -> str:
+    """Who looked at this household: the page of the app that keeps households."""
+    return reverse(settings.AUDIT_HOUSEHOLD_PAGE, args=[household_ref]) if household_ref else ""

@@ -78,3 +78,18 @@ def test_admin_team_list_and_membership_list_render(site_admin_client, team, wor
     assert site_admin_client.get(reverse("admin:homevisits_team_changelist")).status_code == 200
     response = site_admin_client.get(reverse("admin:homevisits_membership_changelist"))
     assert worker.username in response.content.decode()
+
+
+def test_admin_audit_log_lists_reads_read_only(site_admin_client, team, worker):
+    from django.utils import timezone
+
+    from homevisits.models import AuditAction, AuditObject, AuditTarget
+    from homevisits.services import audit_reads_record
+
+    target = AuditTarget(team.pk, AuditObject.VISIT, "42", 7)
+    audit_reads_record(
+        actor=worker, action=AuditAction.VIEWED_VISIT, targets=[target], now=timezone.now()
+    )
+    response = site_admin_client.get(reverse("admin:homevisits_auditevent_changelist"))
+    assert "Visit 42" in response.content.decode()
+    assert "Add audit event" not in response.content.decode()

@@ -208,3 +208,14 @@ def test_the_token_page_sends_a_manager_without_a_second_factor_to_set_one_up(ma
     refused = browser.post(reverse("token-create"), {"name": "x", "scope": "all", "days": "5"})
     assert "set up two-factor sign-in before you make one" in refused.content.decode()
     assert not ApiToken.objects.exists()
+
+
+def test_a_tokens_last_use_is_written_at_most_once_a_minute(worker, clock):
+    token, raw = make_token(worker)
+    services.api_token_authenticate(raw_token=raw, now=MADE_AT)
+    services.api_token_authenticate(raw_token=raw, now=MADE_AT + timedelta(seconds=59))
+    token.refresh_from_db()
+    assert token.last_used_at == MADE_AT
+    services.api_token_authenticate(raw_token=raw, now=MADE_AT + timedelta(minutes=1))
+    token.refresh_from_db()
+    assert token.last_used_at == MADE_AT + timedelta(minutes=1)

@@ -21,6 +21,9 @@ from visits import services as visit_services
 # What each path parameter names, by URL name. Team slugs count too.
 OBJECT_NAMED_BY = {
     "team-detail": "team",
+    "team-audit-log": "team",
+    "team-audit-log-export": "team",
+    "household-audit": "household",
     "team-settings-edit": "team",
     "team-calendar": "team",
     "compliance-board": "team",

@@ -108,6 +108,9 @@ def test_opening_the_console_is_audited(client, escalation, staff):
     client.get(reverse("escalation-detail", args=[escalation.pk]))
     view = AuditEvent.objects.get(action=AuditAction.VIEWED_ESCALATION)
     assert (view.actor, view.subject) == (staff["duty"], staff["worker"])
+    # The console shows the household's address and hazards: the line is about it too.
+    assert (view.object_type, view.object_reference) == ("escalation", str(escalation.pk))
+    assert view.household_ref == escalation.visit.household_id
 
 
 def test_another_teams_escalation_is_404_and_reveals_nothing(client, escalation):

@@ -5,7 +5,7 @@ from datetime import datetime
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from homevisits.models import AuditAction
+from homevisits.models import AuditAction, AuditObject
 from homevisits.selectors import has_capability
 from homevisits.services import audit_record
 from visits import services as visit_services
@@ -158,6 +158,16 @@ def _end_the_visit(escalation: Escalation, manager, now: datetime) -> None:
     )
 
 
+def _about(escalation: Escalation) -> dict:
+    """The escalation, and the household its visit is at (the console shows its address and
+    hazards), so that the line is among those of "who looked at this household"."""
+    return {
+        "object_type": AuditObject.ESCALATION,
+        "object_reference": str(escalation.pk),
+        "household_ref": escalation.visit.household_id if escalation.visit_id else None,
+    }
+
+
 def escalation_viewed(*, escalation: Escalation, viewer, now: datetime) -> None:
     """Escalation pages show where a worker is: every view is audited."""
     audit_record(
@@ -165,8 +175,8 @@ def escalation_viewed(*, escalation: Escalation, viewer, now: datetime) -> None:
         action=AuditAction.VIEWED_ESCALATION,
         team=escalation.team,
         subject=escalation.worker,
-        object_reference=f"escalation {escalation.pk}",
         now=now,
+        **_about(escalation),
     )
 
 
@@ -182,7 +192,7 @@ def emergency_details_reveal(*, escalation: Escalation, manager, now: datetime) 
                 action=AuditAction.REVEALED_EMERGENCY_DETAILS,
                 team=escalation.team,
                 subject=person,
-                object_reference=f"escalation {escalation.pk}",
                 now=now,
+                **_about(escalation),
             )
     return staff
