@@ -13,6 +13,7 @@ from .console import (  # noqa: F401
     escalation_viewed,
     manager_action_record,
 )
+from .go_ahead import go_ahead_give, go_ahead_refuse  # noqa: F401
 from .handover import duty_end_record, handovers_take  # noqa: F401
 from .ladder import (  # noqa: F401
     STAND_DOWN_STEP,
@@ -26,6 +27,7 @@ from .ladder import (  # noqa: F401
     sweep,
 )
 from .outbox import notifications_deliver_due  # noqa: F401
+from .push import push_subscription_delete, push_subscription_save  # noqa: F401
 from .rota import (  # noqa: F401
     RotaWeekChanged,
     RotaWeekNotEmpty,

@@ -2,6 +2,7 @@
 
 from .board import board, board_rows, duty_end, go_ahead, office_still_safe, phone_in
 from .console import emergency_details, escalation_act, escalation_detail
+from .push import push_subscription
 from .rota import rota, rota_copy
 from .worker import (
     check_in,
@@ -25,6 +26,7 @@ __all__ = [
     "need_help",
     "now_page",
     "phone_in",
+    "push_subscription",
     "rota",
     "rota_copy",
     "still_safe",

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
@@ -37,6 +38,7 @@ def now_page(request):
             "refusal": selectors.recent_go_ahead_refusal(user=request.user, now=now),
             "day_out": day_out,
             "interval_form": DayOutIntervalForm(day=day_out) if day_out else None,
+            "push_public_key": settings.VAPID_PUBLIC_KEY if settings.PUSH_ENABLED else "",
         },
     )
 
