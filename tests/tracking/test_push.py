@@ -357,12 +357,12 @@ def test_a_worker_without_alerts_on_waits_on_the_now_page_for_the_go_ahead(
 
 
 @pytest.fixture
-def phone_client(push_service, staff):
+def phone_client(push_service, worker):
     """The worker's browser, with CSRF checks as in production, signed in."""
     from tests.support import SignedInClient
 
     browser = SignedInClient(enforce_csrf_checks=True)
-    browser.force_login(staff["worker"])
+    browser.force_login(worker)
     browser.get(reverse("tracking-now"))
     return browser
 
@@ -377,7 +377,7 @@ def send(client, method, body, *, csrf=True):
     )
 
 
-def test_a_phone_turns_alerts_on_and_off(phone_client, push_service, staff):
+def test_a_phone_turns_alerts_on_and_off(phone_client, push_service, worker):
     subscription = FakeBrowser(push_service, "phone").subscription()
     assert send(phone_client, "post", subscription, csrf=False).status_code == 403
     assert not PushSubscription.objects.exists()
@@ -385,7 +385,7 @@ def test_a_phone_turns_alerts_on_and_off(phone_client, push_service, staff):
     assert send(phone_client, "post", subscription).status_code == 201
     assert send(phone_client, "post", subscription).status_code == 200  # saved again: renewed
     saved = PushSubscription.objects.get()
-    assert (saved.user, saved.endpoint) == (staff["worker"], subscription["endpoint"])
+    assert (saved.user, saved.endpoint) == (worker, subscription["endpoint"])
     assert saved.p256dh == subscription["keys"]["p256dh"]
 
     endpoint_only = {"endpoint": subscription["endpoint"]}
@@ -427,14 +427,14 @@ def test_a_body_that_is_not_a_subscription_is_a_bad_request(phone_client, body):
 
 
 def test_a_phone_signed_in_by_a_colleague_moves_its_alerts_to_them(
-    phone_client, push_service, subscribe, staff, colleague
+    phone_client, push_service, subscribe, worker, manager
 ):
-    phone = subscribe(colleague("Previous"))
+    phone = subscribe(manager)
     assert send(phone_client, "delete", {"endpoint": phone.endpoint}).status_code == 200
-    assert PushSubscription.objects.get().user != staff["worker"]  # not theirs to delete
+    assert PushSubscription.objects.get().user == manager  # not the worker's to delete
 
     assert send(phone_client, "post", phone.subscription()).status_code == 200
-    assert PushSubscription.objects.get().user == staff["worker"]
+    assert PushSubscription.objects.get().user == worker
 
 
 def test_the_now_page_offers_alerts_with_no_inline_script(client, push_service, staff, settings):
