@@ -346,6 +346,27 @@ def test_a_refused_go_ahead_is_pushed_without_the_offices_reason(
     assert "Child" not in json.dumps(alert)
 
 
+def test_a_go_ahead_answer_that_reaches_the_worker_by_no_means_shows_on_the_board(
+    push_service, subscribe, unscheduled, staff, now, settings, client
+):
+    from homevisits.models import StaffProfile
+    from visits.models import Visit
+
+    subscribe(staff["worker"])
+    push_service.status = 410
+    Visit.objects.filter(pk=unscheduled.pk).update(contact_number="")
+    StaffProfile.objects.filter(user=staff["worker"]).update(mobile="")
+    settings.NOTIFICATION_MAX_ATTEMPTS = 1
+    services.go_ahead_give(visit=unscheduled, actor=staff["duty"], now=now)
+    services.notifications_deliver_due(now=now)
+    sms = outgoing(channel=NotificationChannel.SMS).get()
+    assert (sms.status, sms.last_error) == (
+        DeliveryStatus.FAILED,
+        "No SMS address for the recipient",
+    )
+    assert "Go-ahead answer not delivered, phone instead" in board_text(client, staff, now)
+
+
 def test_a_worker_without_alerts_on_waits_on_the_now_page_for_the_go_ahead(
     push_service, unscheduled, staff, now
 ):

@@ -185,6 +185,7 @@ def board(*, teams, day, now: datetime) -> tuple[list[BoardRow], list[WorkerDay]
         .annotate(
             lead_worker_interval=chosen_interval_on(day, worker=OuterRef("lead_worker")),
             ladder_postponed=ExpressionWrapper(ladder_postponed(), output_field=BooleanField()),
+            go_ahead_undelivered=_go_ahead_undelivered(),
         )
         .select_related("household", "lead_worker")
         .only(*BOARD_VISIT_FIELDS)
@@ -228,6 +229,16 @@ def board(*, teams, day, now: datetime) -> tuple[list[BoardRow], list[WorkerDay]
 
 def board_rows(*, teams, day, now: datetime) -> list[BoardRow]:
     return board(teams=teams, day=day, now=now)[0]
+
+
+def _go_ahead_undelivered() -> Exists:
+    """The answer to an unscheduled visit's go-ahead request could not reach the worker's phone,
+    by push nor by the SMS that replaced it."""
+    return Exists(
+        Notification.objects.filter(
+            visit=OuterRef("pk"), status=DeliveryStatus.FAILED, channel="sms"
+        )
+    )
 
 
 def _board_escalations(board_ids, people, start):
