@@ -112,6 +112,7 @@ class FakeBrowser:
         headers = {k.lower(): v for k, v in request.headers.items()}
         assert headers["content-encoding"] == "aes128gcm"
         assert int(headers["ttl"]) == ttl
+        assert headers["urgency"] == "high"
         scheme, token = headers["authorization"].split(" ", 1)
         assert scheme == "vapid"
         parts = dict(part.split("=", 1) for part in token.split(","))

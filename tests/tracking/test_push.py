@@ -184,6 +184,23 @@ def test_a_gone_subscription_is_deleted_and_the_sms_goes_at_once(
     assert outgoing(step=2).get().channel == NotificationChannel.SMS
 
 
+def test_a_push_the_service_refuses_goes_by_sms_at_once_and_the_phone_is_kept(
+    push_service, subscribe, book, staff, now
+):
+    subscribe(staff["worker"])
+    push_service.status = 403  # say, the VAPID keys were changed
+    book(now)
+    services.sweep(now=now)
+    assert services.notifications_deliver_due(now=now) == 1
+    push = outgoing(channel=NotificationChannel.PUSH).get()
+    assert (push.status, push.last_error) == (
+        DeliveryStatus.FAILED,
+        "push service answered 403",
+    )
+    assert outgoing(channel=NotificationChannel.SMS).get().fallback_for == push
+    assert PushSubscription.objects.exists()
+
+
 def test_push_service_errors_are_retried_with_backoff_then_replaced_by_sms_and_shown(
     push_service, subscribe, book, team, staff, now, settings, client
 ):
