@@ -393,6 +393,39 @@ NOTIFICATION_LEASE_SECONDS = env.int("NOTIFICATION_LEASE_SECONDS", default=60)
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
 NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=10)
 
+# Web Push alerts to phones, on when the three VAPID variables are set (`manage.py vapid_keys`
+# prints a pair). A push that keeps failing falls back to SMS after PUSH_MAX_ATTEMPTS: fewer
+# than SMS gets, because the SMS is still to come.
+VAPID_PUBLIC_KEY = env.str("VAPID_PUBLIC_KEY", default="")
+VAPID_PRIVATE_KEY = env.str("VAPID_PRIVATE_KEY", default="")
+VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="")
+_vapid = {"VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY", "VAPID_SUBJECT"}
+for _name in sorted(_vapid):
+    if any(globals()[n] for n in _vapid) and not globals()[_name]:
+        raise ImproperlyConfigured(f"{_name} must be set too: push alerts need all three VAPID_*.")
+if VAPID_SUBJECT and not VAPID_SUBJECT.startswith(("mailto:", "https://")):
+    raise ImproperlyConfigured("VAPID_SUBJECT must be a mailto: address or an https:// URL.")
+PUSH_ENABLED = bool(VAPID_PRIVATE_KEY)
+PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=3)
+PUSH_TTL_SECONDS = env.int("PUSH_TTL_SECONDS", default=3600)
+PUSH_TIMEOUT_SECONDS = env.float("PUSH_TIMEOUT_SECONDS", default=10.0)
+# Browsers' push services; a subscription pointing anywhere else is refused, so that the server
+# never posts to an address a user chose. A host matches itself and its subdomains.
+PUSH_SERVICE_HOSTS = env.list(
+    "PUSH_SERVICE_HOSTS",
+    default=[
+        "fcm.googleapis.com",
+        "android.googleapis.com",
+        "push.services.mozilla.com",
+        "push.apple.com",
+        "notify.windows.com",
+    ],
+)
+# Tests only: accept http://127.0.0.1 endpoints (a local fake push service).
+PUSH_ALLOW_INSECURE_ENDPOINTS = env.bool("PUSH_ALLOW_INSECURE_ENDPOINTS", default=False)
+if PUSH_ALLOW_INSECURE_ENDPOINTS and not DEBUG:
+    raise ImproperlyConfigured("PUSH_ALLOW_INSECURE_ENDPOINTS is for tests: never with DEBUG off.")
+
 # When /healthz calls the sweep's heartbeat stale.
 SWEEP_STALE_AFTER_SECONDS = env.int("SWEEP_STALE_AFTER_SECONDS", default=60)
 # How long /healthz waits for the database (at least 2 s to connect) and, at the same time, the

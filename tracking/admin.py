@@ -9,6 +9,7 @@ from .models import (
     Handover,
     Heartbeat,
     Notification,
+    PushSubscription,
 )
 
 
@@ -56,6 +57,7 @@ class NotificationAdmin(ReadOnlyAdmin):
         "pk",
         "escalation",
         "handover",
+        "visit",
         "kind",
         "recipient",
         "recipient_name",
@@ -92,3 +94,17 @@ class DutyEndAdmin(ReadOnlyAdmin):
 @admin.register(DayOutInterval)
 class DayOutIntervalAdmin(ReadOnlyAdmin):
     list_display = ["worker", "day", "interval", "chosen_at"]
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(admin.ModelAdmin):
+    """A lost or handed-on phone can be cut off here; its person's alerts then go by SMS."""
+
+    list_display = ["user", "created_at", "last_success_at"]
+    readonly_fields = ["user", "endpoint", "p256dh", "auth", "created_at", "last_success_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

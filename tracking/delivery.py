@@ -1,4 +1,5 @@
 """Sending one outbox row: to the console, through Django's mail, or through GOV.UK Notify.
+(Push alerts go through tracking.push.)
 
 The outbox id goes to the provider as its reference, so a resend after a crash is recognisable.
 """
@@ -14,7 +15,11 @@ logger = logging.getLogger("homevisits.notifications")
 
 
 class DeliveryFailed(Exception):
-    pass
+    """Not delivered this time: try again later."""
+
+
+class DeliveryImpossible(DeliveryFailed):
+    """Trying again on this channel will not help (the phone's push subscription is gone)."""
 
 
 def send(notification: Notification) -> None:

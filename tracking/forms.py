@@ -1,7 +1,12 @@
+import base64
 import logging
+import re
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from django import forms
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
@@ -317,3 +322,61 @@ def keep_help_location(form: HelpLocationForm, visit, user, now) -> dict:
         logger.exception("Keeping the position of a help call for visit %s failed", visit.pk)
         return {"location": ["Your location could not be kept."]}
     return {}
+
+
+class PushSubscriptionForm(forms.Form):
+    """A browser's PushSubscription (its toJSON(), flattened): where its push service takes
+    messages for this phone, and the keys that encrypt them for it."""
+
+    endpoint = forms.CharField(max_length=2048)
+    p256dh = forms.CharField(max_length=100)
+    auth = forms.CharField(max_length=30)
+
+    P256DH_BYTES = 65  # an uncompressed P-256 point
+    AUTH_BYTES = 16
+
+    def clean_endpoint(self):
+        endpoint = self.cleaned_data["endpoint"]
+        url = urlsplit(endpoint)
+        host = (url.hostname or "").lower()
+        if settings.PUSH_ALLOW_INSECURE_ENDPOINTS and host in LOOPBACK_HOSTS:
+            return endpoint
+        if url.scheme != "https" or not host or url.username or url.password:
+            raise forms.ValidationError("The endpoint must be an https:// address.")
+        if not any(host == h or host.endswith("." + h) for h in settings.PUSH_SERVICE_HOSTS):
+            raise forms.ValidationError(
+                "The endpoint is not a browser push service this site sends to."
+            )
+        return endpoint
+
+    def clean_p256dh(self):
+        raw = _base64url(self.cleaned_data["p256dh"], self.P256DH_BYTES, "p256dh")
+        try:
+            ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+        except ValueError:
+            raise forms.ValidationError("p256dh is not a P-256 public key.") from None
+        return _encoded(raw)
+
+    def clean_auth(self):
+        return _encoded(_base64url(self.cleaned_data["auth"], self.AUTH_BYTES, "auth"))
+
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost"}
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+
+
+def _base64url(value: str, length: int, name: str) -> bytes:
+    if not _BASE64URL.fullmatch(value):
+        raise forms.ValidationError(f"{name} must be base64url.")
+    unpadded = value.rstrip("=")
+    try:
+        raw = base64.urlsafe_b64decode(unpadded + "=" * (-len(unpadded) % 4))
+    except ValueError:  # a length no encoding gives
+        raw = b""
+    if len(raw) != length:
+        raise forms.ValidationError(f"{name} must be {length} bytes, base64url-encoded.")
+    return raw
+
+
+def _encoded(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")

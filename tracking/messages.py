@@ -180,3 +180,19 @@ def handover(team_name: str, names: list[str]) -> str:
         f"homevisits: {team_name} office has closed. You are on duty out of hours and "
         f"{len(names)} still out: {', '.join(names)}. Board: {board}"
     )
+
+
+def go_ahead_given(visit) -> str:
+    """To the worker waiting outside: the office has checked, and they may go in."""
+    return (
+        f"homevisits: go-ahead given for your {_clock(visit.starts_at)} unscheduled visit. "
+        f"You may go in. {_link(reverse('tracking-now'))}"
+    )
+
+
+def go_ahead_refused(visit) -> str:
+    """The reason stays on the Now page: the office's words may be about the family."""
+    return (
+        f"homevisits: no go-ahead for your {_clock(visit.starts_at)} unscheduled visit. "
+        f"Do not go in. The reason is on your Now page: {_link(reverse('tracking-now'))}"
+    )

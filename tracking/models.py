@@ -329,6 +329,7 @@ class NotificationChannel(models.TextChoices):
     IN_APP = "in_app", "In the app"
     SMS = "sms", "SMS"
     EMAIL = "email", "Email"
+    PUSH = "push", "Push alert"
 
 
 class NotificationKind(models.TextChoices):
@@ -339,6 +340,7 @@ class NotificationKind(models.TextChoices):
     STAND_DOWN = "stand_down", "Stand down"
     CONFIRMATION = "confirmation", "Check-in confirmed to the worker"
     HANDOVER = "handover", "Out-of-hours handover"
+    GO_AHEAD = "go_ahead", "Go-ahead answer"
 
 
 class DeliveryStatus(models.TextChoices):
@@ -350,13 +352,20 @@ class DeliveryStatus(models.TextChoices):
 
 class Notification(models.Model):
     """The outbox. A sender leases a row (sending_until); an expired lease is taken again, so a
-    crash mid-send delays a message but never loses it. The row id is the provider reference."""
+    crash mid-send delays a message but never loses it. The row id is the provider reference.
+
+    A push alert that cannot be delivered is replaced by an SMS: a new row for the same step,
+    with `fallback_for` pointing at the failed push (one replacement at most)."""
 
     escalation = models.ForeignKey(
         Escalation, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
     )
     handover = models.ForeignKey(
         "Handover", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    # The office's answer to an unscheduled visit's go-ahead request.
+    visit = models.ForeignKey(
+        Visit, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
     )
     step = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=16, choices=NotificationKind.choices)
@@ -382,6 +391,9 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
+    fallback_for = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="fallback"
+    )
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -403,9 +415,15 @@ class Notification(models.Model):
                 fields=["handover", "recipient", "channel"],
                 name="one_handover_notification_per_channel",
             ),
+            models.UniqueConstraint(
+                fields=["visit", "kind", "recipient", "channel"],
+                condition=Q(visit__isnull=False),
+                name="one_visit_notification_per_kind_channel",
+            ),
             models.CheckConstraint(
-                condition=Q(escalation__isnull=False, handover__isnull=True)
-                | Q(escalation__isnull=True, handover__isnull=False),
+                condition=Q(escalation__isnull=False, handover__isnull=True, visit__isnull=True)
+                | Q(escalation__isnull=True, handover__isnull=False, visit__isnull=True)
+                | Q(escalation__isnull=True, handover__isnull=True, visit__isnull=False),
                 name="notification_about_one_thing",
             ),
         ]
@@ -430,6 +448,27 @@ class Notification(models.Model):
     @property
     def reference(self) -> str:
         return f"homevisits-{self.pk}"
+
+
+class PushSubscription(models.Model):
+    """A browser's Web Push subscription: where to send push alerts for this user on one phone.
+    The push service's endpoint is unique: the same phone signed in as someone else moves the
+    subscription to them, so one person's alerts never reach another's phone."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    endpoint = models.CharField(max_length=2048, unique=True)
+    p256dh = models.CharField("the browser's public key (p256dh)", max_length=100)
+    auth = models.CharField("the browser's auth secret", max_length=30)
+    created_at = models.DateTimeField()
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"Push subscription {self.pk} of {self.user}"
 
 
 class Heartbeat(models.Model):

@@ -10,6 +10,7 @@ urlpatterns = [
     path("tracking/now/", views.now_page, name="tracking-now"),
     path("tracking/now/still-safe/", views.still_safe, name="tracking-still-safe"),
     path("tracking/now/interval/", views.day_out_interval, name="tracking-day-out-interval"),
+    path("tracking/now/push/", views.push_subscription, name="tracking-push-subscription"),
     path(
         "tracking/workers/<int:pk>/still-safe/",
         views.office_still_safe,

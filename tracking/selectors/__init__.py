@@ -58,6 +58,7 @@ from .ladder import (  # noqa: F401
     open_escalation_for,
     sweep_heartbeat_age,
 )
+from .push import push_reachable, push_subscriptions  # noqa: F401
 from .rota import (  # noqa: F401
     RotaDay,
     RotaPeople,

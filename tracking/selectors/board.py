@@ -189,6 +189,7 @@ def board(*, teams, day, now: datetime) -> tuple[list[BoardRow], list[WorkerDay]
         .annotate(
             lead_worker_interval=chosen_interval_on(day, worker=OuterRef("lead_worker")),
             ladder_postponed=ExpressionWrapper(ladder_postponed(), output_field=BooleanField()),
+            go_ahead_undelivered=_go_ahead_undelivered(),
         )
         .select_related("household", "lead_worker")
         .only(*BOARD_VISIT_FIELDS)
@@ -234,23 +235,36 @@ def board_rows(*, teams, day, now: datetime) -> list[BoardRow]:
     return board(teams=teams, day=day, now=now)[0]
 
 
+def _go_ahead_undelivered() -> Exists:
+    """The answer to an unscheduled visit's go-ahead request could not reach the worker's phone,
+    by push nor by the SMS that replaced it."""
+    return Exists(
+        Notification.objects.filter(
+            visit=OuterRef("pk"), status=DeliveryStatus.FAILED, channel="sms"
+        )
+    )
+
+
 def _board_escalations(board_ids, people, start):
     """Open ladders for the board's visits, and the ladders about its people: open ones for a
     missed phone-in, and any closed today (a closed ladder means the worker was heard from)."""
-    failed_sms, failed_email = (
+    failed_sms, failed_email, failed_push = (
         Exists(
             Notification.objects.filter(
                 escalation=OuterRef("pk"), status=DeliveryStatus.FAILED, channel=channel
             )
         )
-        for channel in ("sms", "email")
+        for channel in ("sms", "email", "push")
     )
     return Escalation.objects.filter(
         Q(visit__in=board_ids, closed_at__isnull=True)
         | Q(worker__in=people, closed_at__gte=start)
         | Q(worker__in=people, closed_at__isnull=True, cause="interval")
     ).annotate(
-        attempts_recorded=Count("attempts"), failed_sms=failed_sms, failed_email=failed_email
+        attempts_recorded=Count("attempts"),
+        failed_sms=failed_sms,
+        failed_email=failed_email,
+        failed_push=failed_push,
     )
 
 
@@ -277,11 +291,12 @@ def _rows(visits, companions, check_ins, escalations, now) -> list[BoardRow]:
 def _failed_channels(escalation) -> list[str]:
     if escalation is None:
         return []
-    return [
-        c
-        for c, failed in [("sms", escalation.failed_sms), ("email", escalation.failed_email)]
-        if failed
+    failures = [
+        ("sms", escalation.failed_sms),
+        ("email", escalation.failed_email),
+        ("push", escalation.failed_push),
     ]
+    return [channel for channel, failed in failures if failed]
 
 
 def board_version(*, teams, day, now: datetime) -> str:

@@ -57,7 +57,9 @@ def escalation_timeline(*, escalation: Escalation) -> list[TimelineEntry]:
         TimelineEntry(a.at, a.get_kind_display(), _action_detail(a))
         for a in escalation.actions.all()
     ]
-    entries += [_notification_entry(n) for n in escalation.notifications.all()]
+    notifications = list(escalation.notifications.all())
+    replaced = {n.fallback_for_id for n in notifications if n.fallback_for_id}
+    entries += [_notification_entry(n, replaced=n.pk in replaced) for n in notifications]
     entries += [_duress_entry(report) for report in escalation.duress_reports.all()]
     entries += [_location_entry(location) for location in escalation.locations.all()]
     if escalation.duress == Duress.WRONG_PINS and escalation.visit_id:
@@ -194,11 +196,16 @@ def _action_detail(action) -> str:
     return ", ".join(parts)
 
 
-def _notification_entry(notification) -> TimelineEntry:
+def _notification_entry(notification, *, replaced: bool) -> TimelineEntry:
+    """Its delivery status; a push alert that failed says the SMS that replaced it."""
     failed = notification.status == DeliveryStatus.FAILED
     detail = f"{notification.get_status_display()}"
     if failed:
-        detail += f" after {notification.attempts} tries: phone instead"
+        detail += f" after {notification.attempts} tries: "
+        detail += "sent by SMS instead" if replaced else "phone instead"
+        detail += f" ({notification.last_error})" if notification.last_error else ""
+    elif notification.fallback_for_id:
+        detail += ", instead of the push alert"
     return TimelineEntry(
         notification.created_at,
         f"{notification.get_kind_display()} to {notification.recipient_label} "

@@ -19,6 +19,7 @@ from .duress import (  # noqa: F401
     checkout_record,
     code_word_record,
 )
+from .go_ahead import go_ahead_give, go_ahead_refuse  # noqa: F401
 from .handover import duty_end_record, handovers_take  # noqa: F401
 from .ladder import (  # noqa: F401
     STAND_DOWN_STEP,
@@ -33,6 +34,7 @@ from .ladder import (  # noqa: F401
 )
 from .location import NoOpenHelpCall, help_location_record  # noqa: F401
 from .outbox import notifications_deliver_due  # noqa: F401
+from .push import push_subscription_delete, push_subscription_save  # noqa: F401
 from .rota import (  # noqa: F401
     RotaWeekChanged,
     RotaWeekNotEmpty,

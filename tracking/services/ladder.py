@@ -35,7 +35,12 @@ from ..models import (
     Step,
 )
 from .handover import handovers_take
-from .outbox import deliver_after_commit, escalation_notification, escalation_notifications
+from .outbox import (
+    channel_for,
+    deliver_after_commit,
+    escalation_notification,
+    escalation_notifications,
+)
 
 logger = logging.getLogger("homevisits.tracking")
 
@@ -603,20 +608,23 @@ def _stand_downs(escalation: Escalation, now: datetime) -> list[Notification]:
     confirmation = messages.worker_confirmation(escalation)
     rows, seen = [], set()
     for pk, name, address, channel in alerted:
+        if pk == escalation.worker_id and escalation.closed_by == ClosedBy.SUPERSEDED:
+            continue  # they have just pressed "I need help": no receipt for the old alert
         # A contact without an account is reached again at the address the alert went to.
         person = users[pk] if pk is not None else Contact(name=name, mobile=address, email=address)
+        if pk == escalation.worker_id:
+            kind, body = NotificationKind.CONFIRMATION, confirmation
+        else:
+            kind, body = NotificationKind.STAND_DOWN, stand_down
+        # By push to a phone with alerts on, else by SMS: an SMS and a push that replaced
+        # each other along the ladder make one stand-down.
+        channel = channel_for(person, kind, channel)
         # One row per channel for contacts without an account, as the table allows: a head of
         # service renamed mid-ladder is still one contact.
         key = (pk if pk is not None else "contact", channel)
         if key in seen:
             continue
         seen.add(key)
-        if pk == escalation.worker_id and escalation.closed_by == ClosedBy.SUPERSEDED:
-            continue  # they have just pressed "I need help": no receipt for the old alert
-        if pk == escalation.worker_id:
-            kind, body = NotificationKind.CONFIRMATION, confirmation
-        else:
-            kind, body = NotificationKind.STAND_DOWN, stand_down
         rows.append(
             escalation_notification(escalation, STAND_DOWN_STEP, kind, person, body, now, channel)
         )

@@ -10,6 +10,7 @@ from .board import (
     phone_in,
 )
 from .console import emergency_details, escalation_act, escalation_detail
+from .push import push_subscription
 from .rota import rota, rota_copy
 from .worker import (
     check_in,
@@ -38,6 +39,7 @@ __all__ = [
     "need_help",
     "now_page",
     "phone_in",
+    "push_subscription",
     "rota",
     "rota_copy",
     "still_safe",

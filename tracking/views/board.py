@@ -18,7 +18,6 @@ from homevisits.forms import error_text
 from homevisits.models import Role
 from homevisits.people import person_name
 from homevisits.selectors import has_capability, teams_among
-from visits import services as visit_services
 from visits.selectors import visits_for
 
 from .. import selectors, services
@@ -169,13 +168,11 @@ def go_ahead(request, pk):
     now, name = timezone.now(), person_name(visit.lead_worker)
     try:
         if request.POST.get("decision") == "give":
-            visit_services.visit_go_ahead_give(visit=visit, actor=request.user, now=now)
+            services.go_ahead_give(visit=visit, actor=request.user, now=now)
             notice = f"Go-ahead given: {name} may start the visit."
         else:
             reason = request.POST.get("reason", "")
-            visit_services.visit_go_ahead_refuse(
-                visit=visit, actor=request.user, reason=reason, now=now
-            )
+            services.go_ahead_refuse(visit=visit, actor=request.user, reason=reason, now=now)
             notice = f"Go-ahead refused: {name} has been told not to go in."
         failed = False
     except (ValidationError, PermissionDenied) as error:

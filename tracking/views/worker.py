@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
@@ -47,6 +48,7 @@ def now_page(request):
             "interval_form": DayOutIntervalForm(day=day_out) if day_out else None,
             "pin_required": pin_required,
             "pin_missing": pin_required and not selectors.checkout_pin_is_set(user=request.user),
+            "push_public_key": settings.VAPID_PUBLIC_KEY if settings.PUSH_ENABLED else "",
         },
     )
 
