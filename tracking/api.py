@@ -1,6 +1,6 @@
 """Check-ins over JSON, for phones and other clients: the same service as the Now page."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -32,6 +32,15 @@ class CheckInIn(Schema):
         "the worker's PIN, as a string of digits. A wrong one is refused with 400 and the "
         "visit stays open.",
     )
+    pressed_at: datetime | None = Field(
+        None,
+        description="When the worker pressed it, if the phone kept it while it had no signal "
+        "and sends it now (ISO 8601; without an offset, UK time). The check-in is recorded at "
+        "that time, and the ladder reacts as it arrives: a late `left_safely` still closes it. "
+        "Refused with 400 if more than 2 minutes ahead of the server's clock or more than 12 "
+        "hours old, and an `extended` whose new end has passed by the time it arrives is "
+        "refused too. Resend with the same `Idempotency-Key`.",
+    )
     location: Any = Field(
         None,
         description="With `need_help`, if the phone already has it: an object with `latitude` "
@@ -47,6 +56,9 @@ class CheckInOut(Schema):
     visit_id: int
     kind: str
     at: str
+    received_at: str | None = Field(
+        description="When it reached the server; `at` is earlier for a check-in sent late."
+    )
     visit_ends_at: str
 
 
@@ -74,12 +86,12 @@ def check_in(request, visit_id: DatabaseId, payload: CheckInIn):
     visit = visits_for(user=user).filter(pk=visit_id).select_related("team__policy").first()
     if visit is None:
         return Status(404, {"detail": "No such visit in your teams.", "errors": {}})
-    new_end = None
-    if payload.kind == CheckInKind.EXTENDED:
-        if payload.extend_minutes is None:
-            errors = {"extend_minutes": ["Give the minutes to extend by."]}
-            return Status(400, {"detail": "Not recorded.", "errors": errors})
-        new_end = max(now, visit.ends_at) + timedelta(minutes=payload.extend_minutes)
+    if payload.kind == CheckInKind.EXTENDED and payload.extend_minutes is None:
+        errors = {"extend_minutes": ["Give the minutes to extend by."]}
+        return Status(400, {"detail": "Not recorded.", "errors": errors})
+    pressed_at = payload.pressed_at
+    if pressed_at is not None and timezone.is_naive(pressed_at):  # read as UK time
+        pressed_at = timezone.make_aware(pressed_at)
     try:
         if payload.kind in CLOSING_CHECK_INS:  # with the PIN, when the team asks for one
             check_in = services.checkout_record(
@@ -89,6 +101,7 @@ def check_in(request, visit_id: DatabaseId, payload: CheckInIn):
                 channel=Channel.API,
                 pin="" if payload.pin is None else str(payload.pin)[:100],
                 now=now,
+                pressed_at=pressed_at,
             )
         else:
             check_in = services.checkin_record(
@@ -98,7 +111,8 @@ def check_in(request, visit_id: DatabaseId, payload: CheckInIn):
                 kind=payload.kind,
                 channel=Channel.API,
                 now=now,
-                new_end=new_end,
+                extend_minutes=payload.extend_minutes,
+                pressed_at=pressed_at,
             )
     except PermissionDenied as error:
         return Status(403, {"detail": str(error), "errors": {}})
@@ -110,6 +124,7 @@ def check_in(request, visit_id: DatabaseId, payload: CheckInIn):
         "visit_id": visit.pk,
         "kind": check_in.kind,
         "at": check_in.at.isoformat(),
+        "received_at": check_in.received_at.isoformat() if check_in.received_at else None,
         "visit_ends_at": visit.ends_at.isoformat(),
     }
     if payload.kind == CheckInKind.NEED_HELP and payload.location is not None:

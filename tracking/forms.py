@@ -30,6 +30,12 @@ class CheckInForm(forms.Form):
     )
     # Checked by the service, which counts wrong ones: any text is passed on as typed.
     pin = forms.CharField(required=False, max_length=100, strip=True)
+    # When the button was pressed, set by the page's script (static/js/check-in-queue.js), so
+    # that a check-in sent late, after lost signal, keeps its time. The service checks it.
+    pressed_at = forms.DateTimeField(
+        required=False,
+        error_messages={"invalid": "The time it was pressed must be a date and time."},
+    )
 
     def clean(self):
         data = super().clean()

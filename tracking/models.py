@@ -93,7 +93,10 @@ class CheckIn(models.Model):
     )
     kind = models.CharField(max_length=12, choices=CheckInKind.choices)
     channel = models.CharField(max_length=10, choices=Channel.choices)
+    # When it was made: for a check-in the worker's phone kept while it had no signal, when it
+    # was pressed there; `received_at` is when it reached us (empty on check-ins from before).
     at = models.DateTimeField()
+    received_at = models.DateTimeField(null=True, blank=True)
     new_end = models.DateTimeField(null=True, blank=True)
     note = models.CharField(max_length=300, blank=True)
 

@@ -48,6 +48,36 @@ def _teams_of(worker) -> list[Team]:
     return [m.team for m in Membership.objects.filter(user=worker).select_related("team")]
 
 
+# A check-in pressed on a phone without signal is kept there and sent when the signal returns,
+# with the time it was pressed. A phone's clock may run a little ahead of ours; a press older
+# than half a working day is no longer news the office can act on (it phones the worker).
+PRESSED_AT_CLOCK_SKEW = timedelta(minutes=2)
+PRESSED_AT_MAX_AGE = timedelta(hours=12)
+PRESSED_IN_THE_FUTURE = (
+    "The time this was pressed is ahead of the office's clock: check the phone's date and time, "
+    "and phone the office."
+)
+PRESSED_TOO_LONG_AGO = (
+    "This was pressed more than 12 hours ago, so it was not recorded. Phone the office."
+)
+EXTENSION_RAN_OUT = (
+    "The new finish time had already passed when this reached the office, so it was not "
+    "recorded. Check in again, or phone the office."
+)
+
+
+def check_in_time(*, pressed_at: datetime | None, now: datetime) -> datetime:
+    """When a check-in counts as made: when it was pressed on the phone, if the phone says so
+    (within limits), otherwise now."""
+    if pressed_at is None:
+        return now
+    if pressed_at > now + PRESSED_AT_CLOCK_SKEW:
+        raise ValidationError({"pressed_at": PRESSED_IN_THE_FUTURE})
+    if pressed_at < now - PRESSED_AT_MAX_AGE:
+        raise ValidationError({"pressed_at": PRESSED_TOO_LONG_AGO})
+    return min(pressed_at, now)
+
+
 @transaction.atomic
 def checkin_record(
     *,
@@ -58,13 +88,25 @@ def checkin_record(
     channel: str,
     now: datetime,
     new_end: datetime | None = None,
+    extend_minutes: int | None = None,
     note: str = "",
+    pressed_at: datetime | None = None,
 ) -> CheckIn:
     """A check-in at a visit, or (no visit) "still safe" between visits on a day out. Any
     check-in resets the worker's interval clock and ends a ladder chasing a missed phone-in.
+    An extension gives its new end, or the minutes to add to the visit's end (counted from
+    when it was pressed, if that is later).
+
+    `pressed_at` is when the worker pressed it, for a check-in their phone kept while it had
+    no signal: the check-in and the visit's arrival or leaving are recorded at that time, and
+    `received_at` says when it reached us. The ladder reacts now, as to any check-in: a
+    "Left safely" closes it and stands everyone down, however late it arrives. A late
+    extension whose new end has passed is refused, since it would close a ladder only for the
+    sweep to open another at once.
 
     One transaction: the check-in, the visit's change and the ladder's reaction commit
     together, so a failure cannot leave a help call with no urgent ladder."""
+    at = check_in_time(pressed_at=pressed_at, now=now)
     _check_recorder(visit, worker, recorded_by, channel)
     if visit is None and kind != CheckInKind.STILL_SAFE:
         raise ValidationError('Only a "still safe" check-in can be made between visits.')
@@ -80,15 +122,20 @@ def checkin_record(
         not visit.is_open or (visit.left_at is not None and kind != CheckInKind.NEED_HELP)
     ):
         raise ValidationError("This visit is already over.")
+    if visit is not None and kind == CheckInKind.EXTENDED and extend_minutes:
+        new_end = max(at, visit.ends_at) + timedelta(minutes=extend_minutes)
+        if new_end <= now:
+            raise ValidationError({"extend_minutes": EXTENSION_RAN_OUT})
     if visit is not None:
-        _update_visit(visit, kind, recorded_by, now, new_end, note)
+        _update_visit(visit, kind, recorded_by, at, new_end, note, now)
     check_in = CheckIn.objects.create(
         visit=visit,
         worker=worker,
         recorded_by=recorded_by,
         kind=kind,
         channel=channel,
-        at=now,
+        at=at,
+        received_at=now,
         new_end=new_end,
         note=note[:300],
     )
@@ -122,15 +169,19 @@ def _expects_phone_ins(worker, now: datetime) -> bool:
     )
 
 
-def _update_visit(visit, kind, recorded_by, now, new_end, note) -> None:
+def _update_visit(visit, kind, recorded_by, at, new_end, note, now) -> None:
+    """Arrival and leaving are recorded at `at`, when the worker pressed them."""
     if kind == CheckInKind.ARRIVED:
-        visit_services.visit_arrive(visit=visit, actor=recorded_by, now=now)
+        visit_services.visit_arrive(visit=visit, actor=recorded_by, now=at)
     elif kind in CLOSING_CHECK_INS:
+        summary = CheckInKind(kind).label
+        if now - at >= LATE_ENOUGH_TO_SAY:
+            summary += f" (sent from the phone at {timezone.localtime(now):%H:%M})"
         visit_services.visit_leave(
             visit=visit,
             actor=recorded_by,
-            now=now,
-            summary=CheckInKind(kind).label,
+            now=at,
+            summary=summary,
             back_at_office=kind == CheckInKind.RETURNED,
         )
     elif kind == CheckInKind.EXTENDED:
@@ -139,6 +190,10 @@ def _update_visit(visit, kind, recorded_by, now, new_end, note) -> None:
         visit_services.visit_extend(
             visit=visit, actor=recorded_by, new_end=new_end, reason=note, now=now
         )
+
+
+# A check-in that reached us this long after it was pressed says so in the visit's history.
+LATE_ENOUGH_TO_SAY = timedelta(minutes=1)
 
 
 def _raise_the_alarm(visit: Visit, worker, now: datetime) -> None:

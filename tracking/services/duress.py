@@ -88,7 +88,14 @@ def checkout_pin_set(*, user, pin: str, duress_pin: str = "", now: datetime) -> 
 
 
 def checkout_record(
-    *, visit: Visit, worker, kind: str, channel: str, pin: str, now: datetime
+    *,
+    visit: Visit,
+    worker,
+    kind: str,
+    channel: str,
+    pin: str,
+    now: datetime,
+    pressed_at: datetime | None = None,
 ) -> CheckIn:
     """ "Left safely" or "Back at the office" from the worker's own phone. When the team asks
     for a PIN: the PIN records the check-in as usual; the duress PIN records the very same
@@ -96,13 +103,13 @@ def checkout_record(
     manager; a wrong PIN is refused (PinNotRecognised) and the visit stays open.
 
     One transaction. A wrong PIN is kept before PinNotRecognised is raised, so that repeated
-    tries are counted."""
+    tries are counted. `pressed_at`: see checkin_record (a check-out the phone kept while it
+    had no signal); the PIN is checked as usual."""
     if kind not in CLOSING_CHECK_INS:
         raise ValueError(f"{kind} is not a check-out")
+    recorded = {"recorded_by": worker, "kind": kind, "channel": channel, "pressed_at": pressed_at}
     if not visit.team.policy.checkout_pin_required:
-        return checkin_record(
-            visit=visit, worker=worker, recorded_by=worker, kind=kind, channel=channel, now=now
-        )
+        return checkin_record(visit=visit, worker=worker, now=now, **recorded)
     _check_recorder(visit, worker, worker, channel)
     if not pin:
         raise ValidationError({"pin": ENTER_PIN})
@@ -112,11 +119,9 @@ def checkout_record(
     is_pin, is_duress = _matches(record, pin)
     with transaction.atomic():
         if is_pin:
-            return checkin_record(
-                visit=visit, worker=worker, recorded_by=worker, kind=kind, channel=channel, now=now
-            )
+            return checkin_record(visit=visit, worker=worker, now=now, **recorded)
         if is_duress:
-            check_in, refusal = _check_out_under_duress(visit, worker, kind, channel, now)
+            check_in, refusal = _check_out_under_duress(visit, worker, now, recorded)
         else:
             check_in, refusal = None, _wrong_pin(visit, worker, now)
     if refusal is not None:
@@ -135,7 +140,7 @@ def _matches(record: CheckOutPin, pin: str) -> tuple[bool, bool]:
     return is_pin, check_password(pin, record.duress_pin_hash)
 
 
-def _check_out_under_duress(visit, worker, kind, channel, now):
+def _check_out_under_duress(visit, worker, now, recorded: dict):
     """The alarm first, so that the check-in finds a silent alarm and leaves it open; then the
     check-in exactly as the PIN would record it. If the check-in is refused (the visit was
     already closed), the worker sees the same refusal, and the alarm stands."""
@@ -144,9 +149,7 @@ def _check_out_under_duress(visit, worker, kind, channel, now):
     )
     try:
         with transaction.atomic():
-            check_in = checkin_record(
-                visit=visit, worker=worker, recorded_by=worker, kind=kind, channel=channel, now=now
-            )
+            check_in = checkin_record(visit=visit, worker=worker, now=now, **recorded)
     except ValidationError as refusal:
         return None, refusal
     report.check_in = check_in

@@ -1,6 +1,5 @@
 """The worker's phone: the Now page, check-ins, "I need help", and waiting for a go-ahead."""
 
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -65,13 +64,13 @@ def check_in(request, pk):
     visit = _own_visit(request, pk)
     form = CheckInForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors.get("__all__", ["Choose a check-in."])))
+        problems = form.errors.get("__all__") or form.errors.get("pressed_at")
+        messages.error(request, " ".join(problems or ["Choose a check-in."]))
         return redirect("tracking-now")
     kind, now = form.cleaned_data["kind"], timezone.now()
     if kind == CheckInKind.NEED_HELP:
         return redirect("tracking-need-help", pk=visit.pk)
-    minutes = form.cleaned_data["extend_minutes"]
-    new_end = max(now, visit.ends_at) + timedelta(minutes=minutes) if minutes else None
+    pressed_at = form.cleaned_data["pressed_at"]
     try:
         if kind in CLOSING_CHECK_INS:  # with the PIN, when the team asks for one
             check_in = services.checkout_record(
@@ -81,6 +80,7 @@ def check_in(request, pk):
                 channel=Channel.WEB,
                 pin=form.cleaned_data["pin"],
                 now=now,
+                pressed_at=pressed_at,
             )
         else:
             check_in = services.checkin_record(
@@ -90,7 +90,8 @@ def check_in(request, pk):
                 kind=kind,
                 channel=Channel.WEB,
                 now=now,
-                new_end=new_end,
+                extend_minutes=form.cleaned_data["extend_minutes"],
+                pressed_at=pressed_at,
             )
     except (ValidationError, PermissionDenied) as error:
         messages.error(request, error_text(error))
