@@ -105,7 +105,6 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "homevisits.urls"
-# Each app above homevisits lists its pages in the navigation through one of these callables.
 API_ROUTERS = {"/visits": "visits.api.router", "/tracking": "tracking.api.router"}
 # The only endpoints a check-ins-only API token reaches (URL names; see homevisits.api_auth).
 API_CHECK_IN_ENDPOINTS = ["api:check_in", "api:still_safe"]
@@ -124,10 +123,12 @@ TEAM_POLICY_FOLLOWERS = ["visits.services.visit_alerts_follow_policy"]
 # homevisits.services.user_secrets_revoke with `user` and `now` in the same transaction as the
 # person's API tokens; each returns {"what it revoked": count}.
 SECRET_TOKEN_REVOKERS = ["visits.services.calendar_feeds_revoke_for_user"]
+# Each app above homevisits lists its pages in the navigation's menus through one of these
+# callables (see homevisits.context_processors), in this order within each menu.
 NAVIGATION_EXTENSIONS = [
     "tracking.navigation.nav_items",
-    "visits.navigation.nav_items",
     "riskassess.navigation.nav_items",
+    "visits.navigation.nav_items",
 ]
 # The audit log names households and links each line to the page it is about; those live in
 # the apps above homevisits. Object types (homevisits.models.AuditObject) map to URL names.
@@ -142,6 +143,11 @@ AUDIT_OBJECT_PAGES = {
 }
 # Panels that higher apps add to the home page: callables returning {"template", ...} or None.
 HOME_PANELS = ["tracking.navigation.home_panel"]
+# Where the home page sends someone instead (a worker to their day): callables taking request,
+# capabilities and memberships, returning a URL or None; the first URL wins.
+HOME_LANDING = ["tracking.navigation.landing_page"]
+# The installed app's first page (web app manifest): the worker's day, by URL name.
+APP_START_PAGE = "tracking-now"
 WSGI_APPLICATION = "homevisits.wsgi.application"
 
 TEMPLATES = [

@@ -6,7 +6,9 @@ from . import selectors
 def nav_items(*, request, capabilities: set[str], memberships) -> list[dict]:
     items = []
     if "see_households" in capabilities:
-        items.append({"label": "Households", "url": reverse("household-list")})
+        items.append(
+            {"label": "Households", "url": reverse("household-list"), "menu": "households"}
+        )
     if "sign_off" in capabilities:
         items.append(
             {
@@ -14,6 +16,7 @@ def nav_items(*, request, capabilities: set[str], memberships) -> list[dict]:
                 "url": reverse("sign-off-queue"),
                 "badge": selectors.sign_off_queue_count(user=request.user),
                 "badge_label": "awaiting my sign-off",
+                "menu": "manage",
             }
         )
     return items

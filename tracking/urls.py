@@ -31,6 +31,7 @@ urlpatterns = [
     ),
     path("tracking/visits/<int:pk>/code-word/", views.code_word, name="tracking-code-word"),
     path("tracking/now/pin/", views.checkout_pin, name="tracking-checkout-pin"),
+    path("tracking/escalations/", views.escalation_list, name="escalation-list"),
     path("tracking/escalations/<int:pk>/", views.escalation_detail, name="escalation-detail"),
     path("tracking/escalations/<int:pk>/act/", views.escalation_act, name="escalation-act"),
     path(

@@ -5,16 +5,24 @@ from homevisits.selectors import CAPABILITIES_BY_ROLE
 
 
 def nav_items(*, request, capabilities: set[str], memberships) -> list[dict]:
+    """Booking, the team's calendar for the office, visit frequency with the households, and
+    the person's own visits and calendars in their account menu (see
+    homevisits.context_processors)."""
+    items = [{"label": "Calendars and API", "url": reverse("connections"), "menu": "account"}]
     if "visit" not in capabilities:
-        return []
-    items = [
-        {"label": "My day", "url": reverse("my-day")},
-        {"label": "Book a visit", "url": reverse("visit-book")},
+        return items
+    items[:0] = [
+        {"label": "Book a visit", "url": reverse("visit-book"), "menu": "book"},
+        {"label": "My visits", "url": reverse("my-day"), "menu": "account"},
     ]
     watched = [m.team for m in memberships if "watch_board" in CAPABILITIES_BY_ROLE[m.role]]
     if watched:
         items.append(
-            {"label": "Team calendar", "url": reverse("team-calendar", args=[watched[0].slug])}
+            {
+                "label": "Team calendar",
+                "url": reverse("team-calendar", args=[watched[0].slug]),
+                "menu": "office",
+            }
         )
     # Visit frequency is a youth justice rule: shown to whoever sees households in such a team.
     youth_justice = [
@@ -28,6 +36,7 @@ def nav_items(*, request, capabilities: set[str], memberships) -> list[dict]:
             {
                 "label": "Visit frequency",
                 "url": reverse("compliance-board", args=[youth_justice[0].slug]),
+                "menu": "households",
             }
         )
     return items

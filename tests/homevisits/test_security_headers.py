@@ -250,9 +250,10 @@ def header_problems(url: str, response) -> list[str]:
     return problems
 
 
+# Workers and volunteers have no home page of their own: it sends them to their day (Now).
 ROLE_PAGES = {
-    Role.WORKER: {"home", "my-day", "tracking-now", "visit-detail", "connections", "case-detail"},
-    Role.VOLUNTEER: {"home", "my-day", "tracking-now"},
+    Role.WORKER: {"my-day", "tracking-now", "visit-detail", "connections", "case-detail"},
+    Role.VOLUNTEER: {"my-day", "tracking-now"},
     Role.DESIGNATED_PERSON: {"tracking-board", "tracking-board-rows", "escalation-detail"},
     Role.MANAGER: {"tracking-board", "escalation-detail", "assessment-detail", "tracking-rota"},
     Role.ADMIN: {"home", "team-settings", "team-settings-edit"},

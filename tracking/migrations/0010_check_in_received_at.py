@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tracking', '0009_push_alerts'),
+        ("tracking", "0009_push_alerts"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='checkin',
-            name='received_at',
+            model_name="checkin",
+            name="received_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -70,6 +70,7 @@ from .worker import (  # noqa: F401
     REFUSAL_SHOWN_FOR,
     OpenVisit,
     checkout_pin_is_set,
+    has_open_visit_today,
     open_visits_now,
     recent_go_ahead_refusal,
 )

@@ -50,11 +50,8 @@ def open_visits_now(*, user, now: datetime) -> list[OpenVisit]:
     """For the worker's phone: every visit of theirs still open that is under way (overdue
     ones among them) or chased by the office, and the next one today; most urgent first.
     Three queries however many visits overlap."""
-    _, day_end = london_day_bounds(timezone.localdate(now))
     today = (
-        visits_for(user=user)
-        .filter(involving(user), status__in=OPEN_STATUSES, left_at__isnull=True)
-        .filter(starts_at__lt=day_end, ends_at__gt=now - timedelta(hours=12))
+        _open_today(user=user, now=now)
         .select_related("household", "team__policy")
         .prefetch_related(
             Prefetch(
@@ -73,6 +70,21 @@ def open_visits_now(*, user, now: datetime) -> list[OpenVisit]:
     current = [card for card in cards if card.is_under_way or card.escalation]
     later = [card for card in cards if not (card.is_under_way or card.escalation)]
     return sorted(current + later[:1], key=lambda card: card.urgency)
+
+
+def has_open_visit_today(*, user, now: datetime) -> bool:
+    """Whether the worker's day has a visit on it still to check in at (under way or to come)."""
+    return _open_today(user=user, now=now).exists()
+
+
+def _open_today(*, user, now: datetime):
+    """The user's visits still open that start today (or ran on from last night)."""
+    _, day_end = london_day_bounds(timezone.localdate(now))
+    return (
+        visits_for(user=user)
+        .filter(involving(user), status__in=OPEN_STATUSES, left_at__isnull=True)
+        .filter(starts_at__lt=day_end, ends_at__gt=now - timedelta(hours=12))
+    )
 
 
 def _card(visit: Visit, now: datetime) -> OpenVisit:

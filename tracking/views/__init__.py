@@ -9,7 +9,7 @@ from .board import (
     office_still_safe,
     phone_in,
 )
-from .console import emergency_details, escalation_act, escalation_detail
+from .console import emergency_details, escalation_act, escalation_detail, escalation_list
 from .push import push_subscription
 from .rota import rota, rota_copy
 from .worker import (
@@ -34,6 +34,7 @@ __all__ = [
     "emergency_details",
     "escalation_act",
     "escalation_detail",
+    "escalation_list",
     "go_ahead",
     "go_ahead_status",
     "need_help",

@@ -7,8 +7,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from homevisits.context_processors import request_memberships
 from homevisits.forms import error_text
-from homevisits.selectors import has_capability
+from homevisits.selectors import capabilities_for, has_capability
 from riskassess.selectors import current_assessment
 
 from .. import selectors, services
@@ -17,11 +18,26 @@ from ..models import AttemptResult
 from .board import answer_action
 
 
+def _capabilities(request) -> set[str]:
+    return capabilities_for(memberships=request_memberships(request))
+
+
 def _escalation_or_404(request, pk):
     escalation = selectors.escalation_for(user=request.user, pk=pk)
     if escalation is None:
         raise Http404("No such escalation in your teams.")
     return escalation
+
+
+def escalation_list(request):
+    """The open escalations of the manager's teams, most urgent first."""
+    if "handle_escalations" not in _capabilities(request):
+        raise PermissionDenied("Only managers handle escalations.")
+    return render(
+        request,
+        "tracking/escalation_list.html",
+        {"panel": {"escalations": selectors.my_open_escalations(user=request.user)}},
+    )
 
 
 def escalation_detail(request, pk):

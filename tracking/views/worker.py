@@ -1,6 +1,5 @@
 """The worker's phone: the Now page, check-ins, "I need help", and waiting for a go-ahead."""
 
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -15,6 +14,7 @@ from visits.selectors import visits_for
 
 from .. import selectors, services
 from ..forms import (
+    EXTENSIONS,
     CheckInForm,
     CheckOutPinForm,
     DayOutIntervalForm,
@@ -36,12 +36,26 @@ def now_page(request):
     buttons, most urgent first, and the next visit."""
     now = timezone.now()
     day_out = selectors.my_day_out(worker=request.user, now=now)
-    pin_required = any(m.team.policy.checkout_pin_required for m in request_memberships(request))
+    memberships = request_memberships(request)
+    pin_required = any(m.team.policy.checkout_pin_required for m in memberships)
+    open_visits = selectors.open_visits_now(user=request.user, now=now)
+    chased = [card for card in open_visits if card.escalation]
+    chasing_team = chased[0].visit.team if chased else (day_out.team if day_out else None)
     return render(
         request,
         "tracking/now.html",
         {
-            "open_visits": selectors.open_visits_now(user=request.user, now=now),
+            "open_visits": open_visits,
+            # The office chasing the worker, about a visit or a missed phone-in: shown first,
+            # with the number of the team that is chasing.
+            "chased": bool(chased) or bool(day_out and day_out.chasing),
+            "office_phone": _office_phone(chasing_team, memberships),
+            "extensions": sorted(EXTENSIONS.values()),
+            "emergency_lines": [
+                (m.team.name, m.team.policy.emergency_phone)
+                for m in memberships
+                if m.team.policy.emergency_phone
+            ],
             "refusal": selectors.recent_go_ahead_refusal(user=request.user, now=now),
             "day_out": day_out,
             "interval_form": DayOutIntervalForm(day=day_out) if day_out else None,
@@ -49,6 +63,15 @@ def now_page(request):
             "pin_missing": pin_required and not selectors.checkout_pin_is_set(user=request.user),
             "push_public_key": settings.VAPID_PUBLIC_KEY if settings.PUSH_ENABLED else "",
         },
+    )
+
+
+def _office_phone(team, memberships) -> str:
+    """The emergency line of the given team, else of the worker's first team that has one."""
+    if team is not None and team.policy.emergency_phone:
+        return team.policy.emergency_phone
+    return next(
+        (m.team.policy.emergency_phone for m in memberships if m.team.policy.emergency_phone), ""
     )
 
 
