@@ -1,3 +1,5 @@
+import hashlib
+import json
 import logging
 from base64 import b32encode
 from urllib.parse import urlencode
@@ -8,8 +10,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -39,6 +43,13 @@ logger = logging.getLogger(__name__)
 def home(request):
     memberships = request_memberships(request)
     capabilities = selectors.capabilities_for(memberships=memberships)
+    # Someone whose work today is out on visits starts on their day instead (see settings).
+    for dotted_path in settings.HOME_LANDING:
+        landing = import_string(dotted_path)(
+            request=request, capabilities=capabilities, memberships=memberships
+        )
+        if landing:
+            return redirect(landing)
     panels = [
         import_string(dotted_path)(request=request, capabilities=capabilities)
         for dotted_path in settings.HOME_PANELS
@@ -68,6 +79,88 @@ def team_detail(request, slug):
             "sees_contacts": "see_team_contacts" in selectors.CAPABILITIES_BY_ROLE[role],
         },
     )
+
+
+# The installable app: a web app manifest, a service worker for the whole site, and the page it
+# shows without signal. None of them holds anything personal, so they need no sign-in.
+
+APP_ICONS = [
+    ("icons/icon-192.png", "192x192", "any"),
+    ("icons/icon-512.png", "512x512", "any"),
+    ("icons/maskable-192.png", "192x192", "maskable"),
+    ("icons/maskable-512.png", "512x512", "maskable"),
+]
+APP_THEME_COLOUR = "#212529"  # the navigation bar's
+# What the service worker keeps so that the app opens without signal: styles, scripts and icons,
+# never a page with personal data (the offline page has none).
+APP_SHELL_STATIC = [
+    "vendor/bootstrap-5.3.8/bootstrap.min.css",
+    "css/app.css",
+    "vendor/bootstrap-5.3.8/bootstrap.bundle.min.js",
+    "vendor/htmx-2.0.7/htmx.min.js",
+    "js/app.js",
+    "js/check-in-queue.js",
+    "js/offline-check-ins.js",
+    "js/offline-page.js",
+    "icons/icon-192.png",
+]
+SHELL_VERSION_MARK = "__SHELL_VERSION__"
+
+
+@login_not_required
+@require_GET
+def web_app_manifest(request):
+    """Lets a phone add the app to its home screen; it opens on the worker's day."""
+    manifest = {
+        "id": "/",
+        "name": "homevisits",
+        "short_name": "homevisits",
+        "description": "Check in on home visits and keep lone workers safe.",
+        "lang": "en-GB",
+        "start_url": reverse(settings.APP_START_PAGE),
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": APP_THEME_COLOUR,
+        "icons": [
+            {"src": static(path), "sizes": sizes, "type": "image/png", "purpose": purpose}
+            for path, sizes, purpose in APP_ICONS
+        ],
+    }
+    return JsonResponse(manifest, content_type="application/manifest+json")
+
+
+@login_not_required
+@require_GET
+def service_worker(request):
+    """The service worker, at the site's root so that it may control every page. Its version
+    is a hash of what it says, so a new shell (new static file names in production) installs
+    itself and drops the old one."""
+    script = render_to_string(
+        "homevisits/service_worker.js",
+        {
+            "imports": json.dumps(
+                [static("js/push-sw-handlers.js"), static("js/check-in-queue.js")]
+            ),
+            "shell": json.dumps([reverse("offline"), *map(static, APP_SHELL_STATIC)]),
+            "offline_url": json.dumps(reverse("offline")),
+            "static_url": json.dumps(static("")),
+        },
+    )
+    version = hashlib.sha256(script.encode()).hexdigest()[:12]
+    response = HttpResponse(
+        script.replace(SHELL_VERSION_MARK, version), content_type="text/javascript; charset=utf-8"
+    )
+    response["Service-Worker-Allowed"] = "/"
+    return response
+
+
+@login_not_required
+@require_GET
+def offline(request):
+    """Shown by the service worker when a page cannot be reached. It is kept on the phone, so it
+    says nothing about anyone: the check-ins still waiting are filled in by its script."""
+    return render(request, "homevisits/offline.html", {"theme_colour": APP_THEME_COLOUR})
 
 
 @login_not_required

@@ -2,8 +2,15 @@
 // Policy allows no inline script or on*="" handler:
 //   <form data-confirm="Question?">   asks before submitting, and stays put if cancelled;
 //   <button data-print>               prints the page;
-//   <input data-select-on-focus>      selects its text when focused, ready to copy.
+//   <input data-select-on-focus>      selects its text when focused, ready to copy;
+//   <body data-service-worker="/sw.js"> registers the site's service worker (the installable
+//                                       app, its offline page and push alerts).
 (function () {
+  const serviceWorker = document.body.dataset.serviceWorker;
+  if (serviceWorker && "serviceWorker" in navigator) {
+    navigator.serviceWorker.register(serviceWorker, { scope: "/" }).catch(function () {});
+  }
+
   document.addEventListener("submit", function (event) {
     const question = event.target.dataset && event.target.dataset.confirm;
     if (question && !window.confirm(question)) event.preventDefault();
