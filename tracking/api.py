@@ -14,6 +14,7 @@ from visits.selectors import visits_for
 
 from . import selectors, services
 from .forms import HelpLocationForm, keep_help_location
+from .messages import check_in_confirmation
 from .models import CLOSING_CHECK_INS, Channel, CheckInKind
 
 DatabaseId = Annotated[int, Field(ge=1, le=2_147_483_647)]
@@ -60,6 +61,7 @@ class CheckInOut(Schema):
         description="When it reached the server; `at` is earlier for a check-in sent late."
     )
     visit_ends_at: str
+    detail: str = Field(description="What to show the worker, such as “Arrival recorded.”")
 
 
 class HelpWithoutLocationOut(Schema):
@@ -126,6 +128,7 @@ def check_in(request, visit_id: DatabaseId, payload: CheckInIn):
         "at": check_in.at.isoformat(),
         "received_at": check_in.received_at.isoformat() if check_in.received_at else None,
         "visit_ends_at": visit.ends_at.isoformat(),
+        "detail": check_in_confirmation(check_in),
     }
     if payload.kind == CheckInKind.NEED_HELP and payload.location is not None:
         errors = _keep_location(payload.location, visit, user, now)

@@ -7,7 +7,24 @@ from django.utils import timezone
 
 from homevisits.people import person_name
 
-from .models import CheckIn, ClosedBy, Duress, Escalation, Step
+from .models import CheckIn, CheckInKind, ClosedBy, Duress, Escalation, Step
+
+# What the worker's phone says once a check-in is recorded (the Now page and the API's answer).
+CHECK_IN_CONFIRMATIONS = {
+    CheckInKind.ARRIVED: "Arrival recorded.",
+    CheckInKind.LEFT_SAFELY: "Thank you. You are checked out safely.",
+    CheckInKind.RETURNED: "Welcome back. You are checked in at the office.",
+    CheckInKind.EXTENDED: "New finish time recorded.",
+    CheckInKind.NEED_HELP: "Your manager has been alerted.",
+}
+
+
+def check_in_confirmation(check_in: CheckIn) -> str:
+    if check_in.already_recorded:
+        at = timezone.localtime(check_in.at)
+        return f"{check_in.get_kind_display()} was already recorded at {at:%H:%M}. Thank you."
+    return CHECK_IN_CONFIRMATIONS.get(check_in.kind, "Recorded.")
+
 
 # What a silent alarm says happened. Never sent to the worker (see ladder._kept_out).
 DURESS_WORDS = {

@@ -89,7 +89,7 @@
     const answer = await readJson(response);
     if (response.status >= 200 && response.status < 300 && answer) {
       await forget(entry.key);
-      return result(entry, "sent", { recordedAt: answer.at });
+      return result(entry, "sent", { recordedAt: answer.at, detail: answer.detail });
     }
     if (REFUSALS.indexOf(response.status) >= 0 && answer) {
       await forget(entry.key);

@@ -19,6 +19,7 @@
   const RETRY_EVERY_MS = 30000;
   let sending = null;
   let retry = null;
+  const shown = new Set();  // answers already on the page, by submission key
 
   rememberOfficePhone();
   showAnswers(takeStoredAnswers());
@@ -88,7 +89,10 @@
   function answered(results) {
     if (!results.length) return;
     if (window.location.pathname === nowUrl) {
-      const stored = takeStoredAnswers().concat(results);
+      // The page and the service worker may both have sent it: one answer per check-in.
+      const stored = takeStoredAnswers().concat(results).filter(function (result, index, all) {
+        return all.findIndex(function (other) { return other.key === result.key; }) === index;
+      });
       sessionStorage.setItem(ANSWERS, JSON.stringify(stored));
       window.location.replace(nowUrl);
       return;
@@ -133,10 +137,13 @@
   function showAnswers(results) {
     const main = document.getElementById("main");
     results.forEach(function (result) {
+      if (shown.has(result.key)) return;
+      shown.add(result.key);
       const what = result.label + ", pressed at " + clock(result.pressedAt);
       let box;
       if (result.outcome === "sent") {
-        box = element("div", "alert alert-success", "Sent: " + what + ". The office has it.");
+        box = element("div", "alert alert-success", "Sent: " + what + ". " +
+          (result.detail || "The office has it."));
         box.setAttribute("role", "status");
       } else {
         box = element("div", "alert alert-danger", "Not recorded: " + what + ". " +

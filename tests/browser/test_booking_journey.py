@@ -31,7 +31,7 @@ def test_worker_books_a_high_risk_visit_on_a_phone(open_page, live_server):
 
     page = open_page(worker.username, TEST_PASSWORD, viewport=PHONE)
     page.get_by_role("button", name="Show menu").click()
-    page.get_by_role("link", name="Book a visit").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Book a visit").click()
     page.get_by_label("Household").select_option(label=str(household))
     # exact: the checkbox label below also mentions "control measures"
     expect(page.get_by_text("Control measures", exact=True)).to_be_visible()  # loaded by HTMX

@@ -36,6 +36,7 @@ def test_worker_submits_on_a_phone_and_another_manager_signs_off(open_page, live
     expect(page.get_by_text("Submitted. A manager of the team will sign it off.")).to_be_visible()
 
     manager_page = open_page(manager.username, TEST_PASSWORD)
+    manager_page.get_by_role("button", name="Manage 1 awaiting my sign-off").click()
     manager_page.get_by_role("link", name="Sign-off 1 awaiting my sign-off").click()
     manager_page.get_by_role("link", name="Okoro household, version 1").click()
     expect(manager_page.get_by_text("Two large dogs loose in the garden")).to_be_visible()

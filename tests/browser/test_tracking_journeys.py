@@ -199,7 +199,9 @@ def test_manager_resolves_the_escalation_from_the_console(open_page, drill_team)
     assert visit.is_over  # the worker is accounted for: nothing left to chase
 
 
-def test_the_worker_closes_one_of_two_overlapping_visits_from_the_now_page(open_page, drill_team):
+def test_the_worker_closes_one_of_two_overlapping_visits_from_the_now_page(
+    open_page, drill_team, live_server
+):
     """Both visits have their own card and buttons; the one the office chases comes first, and
     "Left safely" on it closes its ladder only."""
     team, people, visit = drill_team
@@ -214,7 +216,7 @@ def test_the_worker_closes_one_of_two_overlapping_visits_from_the_now_page(open_
     )
     page = open_page(people[Role.WORKER].username, TEST_PASSWORD, viewport=PHONE)
     sweep_until_the_ladder_opens(visit, page)
-    page.goto(page.url + "tracking/now/")
+    page.goto(f"{live_server.url}/tracking/now/")
     chased = page.locator(f'[data-visit="{visit.pk}"]')
     other = page.locator(f'[data-visit="{overlapping.pk}"]')
     expect(page.locator("[data-visit]").first).to_have_attribute("data-visit", str(visit.pk))

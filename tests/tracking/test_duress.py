@@ -143,7 +143,7 @@ def test_the_duress_pin_through_the_api_answers_exactly_as_the_pin_does(client, 
     duress = then_undone(lambda: check_out_with(DURESS_PIN))
     assert real[:3] == duress[:3]
     assert real[0] == 201
-    assert set(real[1]) == {"visit_id", "kind", "at", "received_at", "visit_ends_at"}
+    assert set(real[1]) == {"visit_id", "kind", "at", "received_at", "visit_ends_at", "detail"}
     assert (real[3], duress[3]) == (False, True)
 
 

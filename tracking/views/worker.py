@@ -21,14 +21,8 @@ from ..forms import (
     HelpLocationForm,
     keep_help_location,
 )
+from ..messages import check_in_confirmation
 from ..models import CLOSING_CHECK_INS, Channel, CheckInKind
-
-CONFIRMATIONS = {
-    CheckInKind.ARRIVED: "Arrival recorded.",
-    CheckInKind.LEFT_SAFELY: "Thank you. You are checked out safely.",
-    CheckInKind.RETURNED: "Welcome back. You are checked in at the office.",
-    CheckInKind.EXTENDED: "New finish time recorded.",
-}
 
 
 def now_page(request):
@@ -119,15 +113,8 @@ def check_in(request, pk):
     except (ValidationError, PermissionDenied) as error:
         messages.error(request, error_text(error))
     else:
-        messages.success(request, _confirmation(check_in))
+        messages.success(request, check_in_confirmation(check_in))
     return redirect("tracking-now")
-
-
-def _confirmation(check_in) -> str:
-    if check_in.already_recorded:
-        at = timezone.localtime(check_in.at)
-        return f"{check_in.get_kind_display()} was already recorded at {at:%H:%M}. Thank you."
-    return CONFIRMATIONS[check_in.kind]
 
 
 def need_help(request, pk):
