@@ -7,11 +7,16 @@
 // the service worker sending at once, records it once. Only the server's answer removes it: a
 // 2xx (recorded) or a refusal that sending again cannot change (400, 404, 409, 422). Anything
 // else (no signal, signed out, a server error) keeps it, shown as "not sent yet".
+//
+// Each check-in belongs to whoever pressed it, and is only shown to and sent for them: every
+// signed-in page notes who is signed in (setCurrentUser), so that if someone else signs in on
+// this phone, the first person's check-ins wait for them instead of going out under another name.
 (function (scope) {
   "use strict";
 
   const DATABASE = "homevisits";
   const STORE = "check-ins";
+  const PHONE = "phone";  // {key: "current-user", user: id}
   const SYNC_TAG = "homevisits-check-ins";
   const REFUSALS = [400, 404, 409, 422];
 
@@ -20,6 +25,7 @@
       const opening = scope.indexedDB.open(DATABASE, 1);
       opening.onupgradeneeded = function () {
         opening.result.createObjectStore(STORE, { keyPath: "key" });
+        opening.result.createObjectStore(PHONE, { keyPath: "key" });
       };
       opening.onsuccess = function () { resolve(opening.result); };
       opening.onerror = function () { reject(opening.error); };
@@ -27,12 +33,13 @@
   }
 
   // Runs `work(store)` in one transaction; resolves with its request's result once committed.
-  async function inStore(mode, work) {
+  async function inStore(mode, work, storeName) {
+    const name = storeName || STORE;
     const database = await openDatabase();
     try {
       return await new Promise(function (resolve, reject) {
-        const transaction = database.transaction(STORE, mode);
-        const request = work(transaction.objectStore(STORE));
+        const transaction = database.transaction(name, mode);
+        const request = work(transaction.objectStore(name));
         transaction.oncomplete = function () { resolve(request.result); };
         transaction.onerror = transaction.onabort = function () { reject(transaction.error); };
       });
@@ -41,15 +48,33 @@
     }
   }
 
-  // entry: {key, url, body: {kind, extend_minutes?, pin?, pressed_at}, label, pressedAt (ms),
-  //         officePhone, officePhoneDisplay, csrfToken}. The same key kept twice is one entry.
+  function setCurrentUser(user) {
+    return inStore("readwrite", function (store) {
+      return store.put({ key: "current-user", user: String(user) });
+    }, PHONE);
+  }
+
+  async function currentUser() {
+    const found = await inStore("readonly", function (store) {
+      return store.get("current-user");
+    }, PHONE);
+    return found ? found.user : null;
+  }
+
+  // entry: {key, owner (user id), url, body: {kind, extend_minutes?, pin?, pressed_at}, label,
+  //         pressedAt (ms), officePhone, officePhoneDisplay, csrfToken}. The same key kept twice
+  //         is one entry.
   function keep(entry) {
     return inStore("readwrite", function (store) { return store.put(entry); });
   }
 
+  // The check-ins kept for the person signed in on this phone, in the order pressed.
   async function kept() {
+    const user = await currentUser();
     const entries = await inStore("readonly", function (store) { return store.getAll(); });
-    return entries.sort(function (a, b) { return a.pressedAt - b.pressedAt; });
+    return entries
+      .filter(function (entry) { return user !== null && entry.owner === user; })
+      .sort(function (a, b) { return a.pressedAt - b.pressedAt; });
   }
 
   function forget(key) {
@@ -136,6 +161,7 @@
 
   scope.CheckInQueue = {
     SYNC_TAG: SYNC_TAG,
+    setCurrentUser: setCurrentUser,
     keep: keep,
     kept: kept,
     forget: forget,

@@ -14,6 +14,7 @@
 
   const csrfToken = pageCsrfToken();
   const nowUrl = notice.dataset.nowUrl;
+  const user = notice.dataset.user;
   const ANSWERS = "homevisits.check-in-answers";  // shown after the page reloads
   const OFFICE_PHONE = "homevisits.office-phone";  // for the offline page (a team's number)
   const RETRY_EVERY_MS = 30000;
@@ -22,6 +23,8 @@
   const shown = new Set();  // answers already on the page, by submission key
 
   rememberOfficePhone();
+  // Who is signed in, noted before anything kept is shown or sent.
+  const signedIn = Queue.setCurrentUser(user).catch(function () {});
   showAnswers(takeStoredAnswers());
   sendKept();
 
@@ -49,6 +52,7 @@
     if (fields.has("pin")) body.pin = fields.get("pin");
     const entry = {
       key: fields.get("submission_key"),
+      owner: user,
       url: form.dataset.checkInApi,
       body: body,
       label: form.dataset.checkInLabel,
@@ -59,6 +63,7 @@
     };
     setBusy(form, true);
     try {
+      await signedIn;
       await Queue.keep(entry);
     } catch (error) {
       form.submit();  // this phone cannot keep it: post the form as without this script
@@ -71,7 +76,8 @@
 
   function sendKept() {
     if (!sending) {
-      sending = Queue.sendAll(csrfToken)
+      sending = signedIn
+        .then(function () { return Queue.sendAll(csrfToken); })
         .then(function (results) { return answered(results.filter(isAnswered)); })
         .then(showWaiting)
         .catch(function () {})

@@ -27,11 +27,13 @@ def test_login_and_healthz_need_no_login(client, db):
     assert client.get(reverse("healthz")).status_code in (200, 503)
 
 
-def test_a_worker_signs_in_and_reaches_their_home_page(client, worker, password):
+def test_a_worker_signs_in_and_reaches_their_day(client, worker, password):
     response = attempt_login(client, worker.username, password)
     assert response.status_code == 302
     assert response.url == reverse("home")
-    assert client.get(reverse("home")).status_code == 200
+    day = client.get(reverse("home"), follow=True)
+    assert day.redirect_chain == [(reverse("tracking-now"), 302)]
+    assert day.status_code == 200
 
 
 def test_wrong_password_and_unknown_user_get_the_same_generic_error(client, worker):
@@ -82,11 +84,12 @@ def test_a_session_ends_after_the_idle_period(client, worker, password):
     with time_machine.travel(timezone.now(), tick=False) as traveller:
         attempt_login(client, worker.username, password)
         traveller.shift(idle - timedelta(seconds=1))
-        assert client.get(reverse("home")).status_code == 200  # activity renews the session
+        # A worker's own page (their home sends them to their day): activity renews the session.
+        assert client.get(reverse("tracking-now")).status_code == 200
         traveller.shift(idle - timedelta(seconds=1))
-        assert client.get(reverse("home")).status_code == 200
+        assert client.get(reverse("tracking-now")).status_code == 200
         traveller.shift(idle + timedelta(seconds=1))
-        response = client.get(reverse("home"))
+        response = client.get(reverse("tracking-now"))
     assert response.status_code == 302
     assert response.url.startswith(reverse("login"))
 
