@@ -188,3 +188,12 @@ def test_the_now_pages_form_takes_the_pressed_time_too(client, book, staff, now)
         assert "must be a date and time" in refused.content.decode()
         client.post(url, {"kind": "arrived", "pressed_at": (now - 3 * MINUTE).isoformat()})
     assert CheckIn.objects.get().at == now - 3 * MINUTE
+
+
+def test_the_board_says_a_check_in_arrived_late(client, book, staff, now):
+    visit = book(now + 30 * MINUTE)
+    with time_machine.travel(now, tick=False):
+        late(visit, staff["worker"], CheckInKind.ARRIVED, pressed_at=now - 9 * MINUTE, now=now)
+        client.force_login(staff["duty"])
+        rows = client.get(reverse("tracking-board-rows")).content.decode()
+    assert "Arrived 11:51 (sent late from the phone, at 12:00)" in rows

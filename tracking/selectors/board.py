@@ -67,6 +67,10 @@ class Group:
 DUE_SOON = timedelta(minutes=15)
 
 
+# A check-in the phone kept through lost signal, reaching us this long after it was pressed.
+SENT_LATE = timedelta(minutes=1)
+
+
 @dataclass
 class BoardRow:
     visit: Visit
@@ -97,7 +101,12 @@ class BoardRow:
     @property
     def last_check_in_text(self) -> str:
         check_in = self.latest_check_in
-        return f"{check_in.get_kind_display()} {london_clock(check_in.at)}" if check_in else "none"
+        if check_in is None:
+            return "none"
+        text = f"{check_in.get_kind_display()} {london_clock(check_in.at)}"
+        if check_in.received_at and check_in.received_at - check_in.at >= SENT_LATE:
+            text += f" (sent late from the phone, at {london_clock(check_in.received_at)})"
+        return text
 
     @property
     def staff_names(self) -> str:
