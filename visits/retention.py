@@ -38,7 +38,8 @@ def visits_expire(*, cutoff: datetime, dry_run: bool) -> int:
 
 
 def calendar_feeds_expire(*, cutoff: datetime, dry_run: bool) -> int:
-    return expire_in_batches(CalendarFeed.objects.filter(revoked_at__lt=cutoff), dry_run=dry_run)
+    ended = Q(revoked_at__lt=cutoff) | Q(expires_at__lt=cutoff)
+    return expire_in_batches(CalendarFeed.objects.filter(ended), dry_run=dry_run)
 
 
 def households_with_visits() -> QuerySet:
