@@ -58,6 +58,13 @@ from .ladder import (  # noqa: F401
     open_escalation_for,
     sweep_heartbeat_age,
 )
+from .reports import (  # noqa: F401
+    MAX_PERIOD_MONTHS,
+    Period,
+    TeamReport,
+    month_containing,
+    team_report,
+)
 from .rota import (  # noqa: F401
     RotaDay,
     RotaPeople,

@@ -10,6 +10,7 @@ from .board import (
     phone_in,
 )
 from .console import emergency_details, escalation_act, escalation_detail
+from .reports import report_index, team_report, team_report_export, team_report_print
 from .rota import rota, rota_copy
 from .worker import (
     check_in,
@@ -38,9 +39,13 @@ __all__ = [
     "need_help",
     "now_page",
     "phone_in",
+    "report_index",
     "rota",
     "rota_copy",
     "still_safe",
+    "team_report",
+    "team_report_export",
+    "team_report_print",
     "day_out_interval",
     "office_still_safe",
 ]
