@@ -381,7 +381,7 @@ def test_an_empty_period_shows_zeros_and_no_times(team, people):
     assert report.assessments.column(1) == [0, 0, 0, 0]
     assert figures(report.rota_gaps)["Any duty"] == 25
     assert report.youth_justice is None  # not a youth justice team
-    assert "0 in all." in report.charts["escalations"].summary
+    assert "per month from Dec 2025 to Nov 2026: none." in report.charts["escalations"].summary
 
 
 def test_percentiles_interpolate_between_ranks_as_postgresql_does():

@@ -96,6 +96,17 @@ class Table:
     title: str
     header: list[str]
     rows: list[list] = field(default_factory=list)
+    page_limit: int | None = None  # the page shows this many rows at most; the CSV all
+
+    @property
+    def page_rows(self) -> list[list[tuple[str, object]]]:
+        """The rows the page shows, each cell with its column's header (a phone shows it as
+        the cell's label)."""
+        return [list(zip(self.header, row, strict=True)) for row in self.rows[: self.page_limit]]
+
+    @property
+    def cut_on_page(self) -> bool:
+        return self.page_limit is not None and len(self.rows) > self.page_limit
 
     def column(self, index: int) -> list:
         return [row[index] for row in self.rows]
@@ -160,10 +171,6 @@ class TeamReport:
     @property
     def escalation_count(self) -> int:
         return sum(self.escalations_by_cause.column(1))
-
-    @property
-    def rota_gap_days_shown(self) -> list[list]:
-        return self.rota_gap_days.rows[:ROTA_GAP_DAYS_SHOWN]
 
     def tables(self) -> dict[str, Table]:
         found = [
@@ -629,7 +636,12 @@ def _rota_gaps(*, team: Team, period: Period, today: date) -> tuple[Table, Table
         )
     )
     filled = {day: people for day, *people in rows}
-    days = Table("rota-gap-days", "Each day with a duty left empty", ["Day", "Duties left empty"])
+    days = Table(
+        "rota-gap-days",
+        "Each day with a duty left empty",
+        ["Day", "Duties left empty"],
+        page_limit=ROTA_GAP_DAYS_SHOWN,
+    )
     empty_by_duty = Counter()
     day, day_count = period.first_day, 0
     while day <= last_day:
@@ -657,24 +669,15 @@ def _charts(report: TeamReport) -> dict[str, Chart]:
     months = report.months
     span = f"{_month_label(months[0])} to {_month_label(months[-1])}"
     by_month = report.escalations_by_month
-    totals = by_month.column(len(KINDS) + 1)
-    busiest = max(range(len(totals)), key=lambda index: totals[index])
     charts = {
         "escalations": Chart(
             slug="escalations-by-month",
             title="Escalations per month, by cause",
             kind="bar",
             y_label="Escalations",
-            summary=(
-                f"A stacked bar chart of escalations per month from {span}: {sum(totals)} in "
-                "all"
-                + (
-                    f", the most in {by_month.rows[busiest][0]} ({totals[busiest]})."
-                    if sum(totals)
-                    else "."
-                )
-                + " The table beside it gives each month by cause."
-            ),
+            summary=f"A stacked bar chart of escalations per month from {span}: "
+            + _busiest_month(by_month)
+            + " The table with it gives each month by cause.",
             table=by_month,
             series_columns=list(range(1, len(KINDS) + 1)),
         ),
@@ -688,7 +691,7 @@ def _charts(report: TeamReport) -> dict[str, Chart]:
                 f"contact attempt, to the worker being reached and to a manager's "
                 f"acknowledgement, per month from {span}. "
                 + _latest_medians(report.response_times_by_month)
-                + " The table beside it gives every month."
+                + " The table with it gives every month."
             ),
             table=report.response_times_by_month,
             series_columns=list(range(1, len(MEASURES) + 1)),
@@ -705,13 +708,21 @@ def _charts(report: TeamReport) -> dict[str, Chart]:
                 f"A bar chart of the share of youth justice visit requirements met on time, "
                 f"by the month they were due, from {span}: "
                 f"{_share(sum(table.column(2)), sum(table.column(1)))} over those months. "
-                "The table beside it gives each month's numbers."
+                "The table with it gives each month's numbers."
             ),
             table=table,
             series_columns=[3],
             y_max=100,
         )
     return charts
+
+
+def _busiest_month(table: Table) -> str:
+    totals = table.column(len(table.header) - 1)
+    if not sum(totals):
+        return "none."
+    busiest = max(range(len(totals)), key=lambda index: totals[index])
+    return f"{sum(totals)} in all, the most in {table.rows[busiest][0]} ({totals[busiest]})."
 
 
 def _latest_medians(table: Table) -> str:
