@@ -193,11 +193,12 @@ class TeamReport:
 
 
 def team_report(*, team: Team, period: Period, today: date) -> TeamReport:
-    """The whole report: 8 queries, and 5 more for a youth justice team."""
+    """The whole report: 6 queries, and 5 more for a youth justice team."""
     months = trend_months(period)
     escalations = _escalation_rows(team=team, start=london_day_bounds(months[0])[0], period=period)
     in_period = [row for row in escalations if row.opened_at >= period.start]
     visits = _visit_figures(team=team, period=period)
+    rota_gaps, rota_gap_days = _rota_gaps(team=team, period=period, today=today)
     report = TeamReport(
         team=team,
         period=period,
@@ -212,12 +213,11 @@ def team_report(*, team: Team, period: Period, today: date) -> TeamReport:
         assessments=_assessments(
             team=team, period=period, today=today, unassessed=visits["unassessed"]
         ),
-        rota_gaps=Table("rota-gaps", "Days with a duty left empty", []),
-        rota_gap_days=Table("rota-gap-days", "Each day with a duty left empty", []),
+        rota_gaps=rota_gaps,
+        rota_gap_days=rota_gap_days,
         escalations_by_month=_escalations_by_month(escalations, months),
         response_times_by_month=_response_times_by_month(escalations, months),
     )
-    report.rota_gaps, report.rota_gap_days = _rota_gaps(team=team, period=period, today=today)
     if team.kind == TeamKind.YOUTH_JUSTICE:
         _add_youth_justice(report)
     report.charts = _charts(report)
