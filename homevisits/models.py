@@ -323,6 +323,8 @@ class AuditAction(models.TextChoices):
     SEARCHED_HOUSEHOLDS = "searched_households", "Searched households"
     FETCHED_CALENDAR_FEED = "fetched_feed", "Calendar feed fetched"
     EXPORTED_AUDIT_LOG = "exported_audit_log", "Exported the audit log"
+    EXPORTED_REPORT = "exported_report", "Exported a team report table (CSV)"
+    PRINTED_REPORT = "printed_report", "Printed a team report"
 
 
 class AuditObject(models.TextChoices):
@@ -335,6 +337,7 @@ class AuditObject(models.TextChoices):
     ESCALATION = "escalation", "Escalation"
     CALENDAR_FEED = "calendar_feed", "Calendar feed"
     AUDIT_LOG = "audit_log", "Audit log"
+    REPORT = "report", "Team report"
 
 
 class AuditChannel(models.TextChoices):

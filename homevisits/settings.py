@@ -140,6 +140,9 @@ AUDIT_OBJECT_PAGES = {
     "case": "case-detail",
     "escalation": "escalation-detail",
 }
+# Links that higher apps add to a team's page: callables (request, team, capabilities) returning
+# [{"label", "url"}], for the pages of that team the person may open.
+TEAM_PAGE_LINKS = ["tracking.navigation.team_page_links"]
 # Panels that higher apps add to the home page: callables returning {"template", ...} or None.
 HOME_PANELS = ["tracking.navigation.home_panel"]
 WSGI_APPLICATION = "homevisits.wsgi.application"

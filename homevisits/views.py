@@ -59,13 +59,18 @@ def team_detail(request, slug):
     if team is None:
         raise Http404("No such team among yours.")
     role = selectors.role_in(user=request.user, team=team)
+    capabilities = selectors.CAPABILITIES_BY_ROLE[role]
+    links = []
+    for dotted_path in settings.TEAM_PAGE_LINKS:
+        links += import_string(dotted_path)(request=request, team=team, capabilities=capabilities)
     return render(
         request,
         "homevisits/team_detail.html",
         {
             "team": team,
             "members": selectors.team_members(team=team),
-            "sees_contacts": "see_team_contacts" in selectors.CAPABILITIES_BY_ROLE[role],
+            "sees_contacts": "see_team_contacts" in capabilities,
+            "team_links": links,
         },
     )
 

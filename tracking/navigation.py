@@ -14,7 +14,16 @@ def nav_items(*, request, capabilities: set[str], memberships) -> list[dict]:
         items.append({"label": "Rota", "url": reverse("tracking-rota", args=[team.slug])})
     if "visit" in capabilities:
         items.append({"label": "Now", "url": reverse("tracking-now")})
+    if "read_reports" in capabilities:
+        items.append({"label": "Reports", "url": reverse("tracking-reports")})
     return items
+
+
+def team_page_links(*, request, team, capabilities: set[str]) -> list[dict]:
+    """The team page links to the team's report for its managers and team admins."""
+    if "read_reports" not in capabilities:
+        return []
+    return [{"label": "Report and charts", "url": reverse("team-report", args=[team.slug])}]
 
 
 def home_panel(*, request, capabilities: set[str]) -> dict | None:

@@ -349,6 +349,36 @@ def compliance_board(*, team: Team, today: date, case_manager_id: int | None = N
     return board
 
 
+def team_compliance_history(
+    *, team: Team, first_day: date, last_day: date, today: date
+) -> list[CaseCompliance]:
+    """Each case of the team open at some time from first_day to last_day, with every
+    requirement as it stands today: the team report's youth justice figures. A closed case
+    owes nothing from its closing day on, but what it missed before stays missed. 5 queries."""
+    cases = SupervisedCase.objects.filter(team=team, assessment_starts_on__lte=last_day).filter(
+        Q(closed_on__isnull=True) | Q(closed_on__gte=first_day)
+    )
+    cases = list(_with_facts(cases))
+    visits = home_visits_by_household(
+        household_ids={case.household_id for case in cases}, today=today
+    )
+    results = []
+    for case in cases:
+        facts = facts_of(case)
+        found = compliance.requirements(facts, visits=visits[case.household_id], today=today)
+        if case.closed_on is not None:
+            found = [r for r in found if r.met_by or (r.due_on and r.due_on < case.closed_on)]
+        results.append(
+            CaseCompliance(
+                case=case,
+                requirements=found,
+                variation=variation_in_force(case),
+                variation_review_due=compliance.review_due(facts.variation, today=today),
+            )
+        )
+    return results
+
+
 def case_managers(*, team: Team) -> QuerySet:
     """Everyone who manages at least one case in the team, for the board's filter."""
     return (
