@@ -87,6 +87,8 @@ def test_a_manager_whose_microsoft_sign_in_used_mfa_lands_without_the_code_step(
 
     assert landed.status_code == 302 and landed.url == "/tracking/board/"
     assert browser.get("/tracking/board/").status_code == 200  # no app code asked for
+    two_factor = browser.get(reverse("two-factor-manage")).content.decode()
+    assert "Microsoft confirmed this sign-in with its own multi-factor authentication" in two_factor
     account = MicrosoftAccount.objects.get(user=manager)
     assert account.object_id == work_account(manager)["oid"]
     (token_request,) = microsoft.token_requests
@@ -105,11 +107,14 @@ def test_a_manager_without_mfa_at_microsoft_is_sent_to_the_code_step(microsoft, 
 
 
 def test_a_worker_needs_no_second_factor_after_microsoft(microsoft, worker):
+    worker.set_unusable_password()  # made for Microsoft sign-in only
+    worker.save()
     microsoft.sign_in_as(**work_account(worker, amr=["pwd"]))
     browser = Client()
     assert through_microsoft(browser, microsoft).url == reverse("home")
-    assert is_signed_in(browser)
-    assert "Change password" in browser.get(reverse("home")).content.decode()
+    home = browser.get(reverse("home"))
+    assert home.status_code == 200
+    assert "Change password" not in home.content.decode()  # they have none to change
 
 
 def test_a_tenant_that_requires_mfa_for_the_app_counts_every_microsoft_sign_in(
