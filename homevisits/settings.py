@@ -7,6 +7,7 @@ Every variable is listed, with its meaning, in .env.example.
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -215,6 +216,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # Refuses passwords where a site turned them off (PASSWORD_SIGN_IN below).
+    "homevisits.auth_backends.PasswordSignInSwitch",
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
@@ -261,6 +264,59 @@ if TWO_FACTOR_FAILURE_LIMIT < 1 or TWO_FACTOR_LOCKOUT_MINUTES < 1:
     )
 OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
+
+# Sign in with Microsoft: OpenID Connect with Microsoft Entra ID (mozilla-django-oidc; see
+# homevisits/oidc.py and the README). On when an app registration's client id is set. Accounts
+# are never made here: a Microsoft account signs in to the staff account it matches, or not.
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_ENABLED = env.bool("OIDC_ENABLED", default=bool(OIDC_RP_CLIENT_ID))
+# The council's Directory (tenant) ID, a GUID: only its own accounts may sign in.
+ENTRA_TENANT_ID = env.str("ENTRA_TENANT_ID", default="").strip().lower()
+# Where the authorize, token and signing-key endpoints are; tests point it at a local fake.
+OIDC_LOGIN_BASE_URL = env.str(
+    "OIDC_LOGIN_BASE_URL", default="https://login.microsoftonline.com"
+).rstrip("/")
+# Microsoft's v2.0 ID tokens do not say whether multi-factor authentication was used (no `amr`
+# claim), so managers still type their app code after a Microsoft sign-in. A tenant whose
+# Conditional Access policy requires MFA for this app may say so here: every Microsoft sign-in
+# then counts as the second factor.
+ENTRA_REQUIRES_MFA = env.bool("ENTRA_REQUIRES_MFA", default=False)
+# Off: the sign-in page offers only Microsoft, and passwords are refused everywhere, except a
+# superuser's at /admin/login/ when SUPERUSER_PASSWORD_SIGN_IN is on (break-glass, for when
+# Microsoft sign-in is broken; their second factor is still asked for).
+PASSWORD_SIGN_IN = env.bool("PASSWORD_SIGN_IN", default=True)
+SUPERUSER_PASSWORD_SIGN_IN = env.bool("SUPERUSER_PASSWORD_SIGN_IN", default=False)
+if OIDC_ENABLED:
+    for _name in ("OIDC_RP_CLIENT_ID", "OIDC_RP_CLIENT_SECRET", "ENTRA_TENANT_ID"):
+        if not globals()[_name]:
+            raise ImproperlyConfigured(f"{_name} must be set for Sign in with Microsoft.")
+    if not re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", ENTRA_TENANT_ID):
+        raise ImproperlyConfigured(
+            "ENTRA_TENANT_ID must be the Directory (tenant) ID, a GUID, not 'common' or a "
+            "domain name: only the council's own accounts may sign in."
+        )
+    if not OIDC_LOGIN_BASE_URL.startswith("https://") and not DEBUG:
+        raise ImproperlyConfigured("OIDC_LOGIN_BASE_URL must be an https:// address.")
+if not PASSWORD_SIGN_IN and not OIDC_ENABLED:
+    raise ImproperlyConfigured(
+        "PASSWORD_SIGN_IN=false needs Sign in with Microsoft (OIDC_RP_CLIENT_ID and the rest): "
+        "otherwise nobody could sign in."
+    )
+# For mozilla-django-oidc. Its endpoints (OIDC_OP_*) are derived from the base URL and tenant in
+# homevisits/oidc.py. The ID token is checked: RS256 signature against the tenant's published
+# keys, issuer, audience, expiry, the nonce sent, and PKCE binds the code to this browser.
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = 10
+OIDC_CREATE_USER = False
+OIDC_STORE_ACCESS_TOKEN = False
+OIDC_STORE_ID_TOKEN = False
+# The account picker every time, so that on a shared computer nobody is signed in silently as
+# the previous person.
+OIDC_AUTH_REQUEST_EXTRA_PARAMS = {"prompt": "select_account"}
 # Personal API tokens stop working after this many days; whoever makes one may choose fewer.
 API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=90)
 if API_TOKEN_DAYS < 1:

@@ -4,7 +4,8 @@ from urllib.parse import urlencode
 
 import segno
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -20,6 +21,7 @@ from django_otp import login as otp_login
 
 from . import selectors, services
 from .audit import csv_lines, record_read
+from .auth_backends import password_sign_in_allowed
 from .context_processors import request_memberships
 from .forms import (
     AuditLogFilterForm,
@@ -31,7 +33,7 @@ from .forms import (
     office_hours_initial,
     show_service_error,
 )
-from .models import AuditAction, AuditObject, AuditTarget, Role, Team
+from .models import AuditAction, AuditObject, AuditTarget, MicrosoftAccount, Role, Team
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +142,33 @@ def team_settings_edit(request, slug):
     )
 
 
+class SignInView(auth_views.LoginView):
+    """The sign-in page: a password form, a "Sign in with Microsoft" link, or both. Where the
+    site turned passwords off, it shows only the link and refuses a posted password."""
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            **kwargs,
+            password_sign_in=settings.PASSWORD_SIGN_IN,
+            microsoft_sign_in=settings.OIDC_ENABLED,
+        )
+
+    def post(self, request, *args, **kwargs):
+        if not settings.PASSWORD_SIGN_IN:
+            return self.render_to_response(
+                self.get_context_data(form=None, password_refused=True), status=403
+            )
+        return super().post(request, *args, **kwargs)
+
+
+@login_not_required
+def admin_sign_in(request):
+    """The admin's own password page, where passwords may be used there; else the site's."""
+    if password_sign_in_allowed(request):
+        return admin.site.login(request)
+    return redirect(f"{reverse('login')}?{urlencode({'next': _next_page(request)})}")
+
+
 def _next_page(request) -> str:
     """Where to go after the code: the page asked for, if it is one of ours."""
     target = request.POST.get("next") or request.GET.get("next") or ""
@@ -240,6 +269,7 @@ def two_factor_manage(request):
         {
             "app": selectors.authenticator_app(request.user),
             "backup_codes_left": selectors.backup_codes_left(request.user),
+            "microsoft_verified": isinstance(request.user.otp_device, MicrosoftAccount),
         },
     )
 
