@@ -369,6 +369,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_folder / "control"),
         "store_processed": False,
     }
+# A web request nudges delivery after a write; beat runs it every few seconds anyway (the outbox
+# is in the database), so a publish to an unanswering broker is tried once, not retried for
+# Celery's default of about 20 seconds while the worker's request waits.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
