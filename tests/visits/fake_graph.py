@@ -141,7 +141,9 @@ class FakeGraph:
         self.queued: list[Answer] = []  # answered, in turn, to the next Graph requests
         self.live_tokens: set[str] = set()
         self.expired_tokens: set[str] = set()
-        self.hold_creates = threading.Event()  # set: creates wait for `release` first
+        # Made, then answered with this instead (a gateway timing out after Graph acted).
+        self.lost_answer_to_next_create: Answer | None = None
+        self.hold_creates = threading.Event()  # set: the next create answers after `release`
         self.create_arrived = threading.Event()
         self.release = threading.Event()
         self.lock = threading.Lock()
@@ -334,17 +336,23 @@ class FakeGraph:
         return graph_error(405, "BadRequest", "Unsupported method")
 
     def _create(self, mailbox: str, body: dict) -> Answer:
-        if self.hold_creates.is_set():
-            self.create_arrived.set()
-            self.release.wait(timeout=10)
         with self.lock:
             events = self.events.setdefault(mailbox, {})
-            for event in events.values():
-                if event["transactionId"] == body["transactionId"]:
-                    return Answer(201, event)  # a retried create: the event made first
-            event_id = "AAMkAGI2" + secrets.token_urlsafe(30) + "="
-            events[event_id] = {**body, "id": event_id, "createdAt": time.time()}
-            return Answer(201, events[event_id])
+            made_first = [e for e in events.values() if e["transactionId"] == body["transactionId"]]
+            if made_first:
+                answer = Answer(201, made_first[0])  # a retried create: the event made first
+            else:
+                event_id = "AAMkAGI2" + secrets.token_urlsafe(30) + "="
+                events[event_id] = {**body, "id": event_id, "createdAt": time.time()}
+                answer = Answer(201, events[event_id])
+            held = self.hold_creates.is_set()
+            self.hold_creates.clear()
+            if self.lost_answer_to_next_create is not None:
+                answer, self.lost_answer_to_next_create = self.lost_answer_to_next_create, None
+        if held:  # made, but the answer is slow: the sender's lease may expire meanwhile
+            self.create_arrived.set()
+            self.release.wait(timeout=10)
+        return answer
 
     @staticmethod
     def _check_event(handler, body, *, creating: bool) -> str:
