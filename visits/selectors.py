@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import (
     BooleanField,
@@ -458,7 +459,10 @@ def outlook_team_failures(*, team: Team, limit: int = 20) -> list[OutlookEventSy
 
 
 def outlook_visit_events(*, visit: Visit) -> list[OutlookEventSync]:
-    """How the visit stands in each connected calendar, for its page."""
+    """How the visit stands in each connected calendar, for its page (no query when the
+    server has no Graph set up)."""
+    if not settings.OUTLOOK_SYNC_ENABLED:
+        return []
     return list(
         OutlookEventSync.objects.filter(visit=visit)
         .filter(Q(wanted=True) | ~Q(status=SyncStatus.SYNCED))

@@ -434,3 +434,15 @@ def test_a_leavers_outlook_account_is_forgotten(graph, connected, book, now, wor
     leavers.anonymise(user=worker_with_mobile, now=now)
     assert not OutlookCalendar.objects.exists()
     assert not OutlookEventSync.objects.exists()
+
+
+def test_the_visit_page_shows_each_calendar_with_one_more_query(
+    graph, connected, book, now, client_for, worker_with_mobile, django_assert_max_num_queries
+):
+    visit = book()
+    deliver(now)
+    client = client_for(worker_with_mobile)
+    # The page's bound without Outlook (13, and the audit line), and the outbox rows.
+    with django_assert_max_num_queries(15):
+        page = client.get(reverse("visit-detail", args=[visit.pk])).content.decode()
+    assert "✓ in Outlook" in page
