@@ -817,6 +817,9 @@ def outlook_calendars(request, slug):
             "form": form,
             "enabled": outlook.outlook_sync_enabled(),
             "failures": selectors.outlook_team_failures(team=team),
+            "other_teams": teams_where(
+                user=request.user, capability=outlook.ADMIN_CAPABILITY
+            ).exclude(pk=team.pk),
             "sees_visits": homevisits_selectors.has_capability(
                 user=request.user, team=team, capability="visit"
             ),

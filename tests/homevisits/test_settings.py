@@ -140,3 +140,11 @@ def test_a_site_url_set_in_the_environment_wins_over_the_port():
         "PORT=8123", env_overrides={"SITE_URL": "https://tunnel.example.org"}
     )
     assert site_url == "https://tunnel.example.org"
+
+
+def test_outlook_sync_refuses_to_start_with_part_of_the_app_registration():
+    result = manage(
+        "check", env_overrides={"DEBUG": "true", "GRAPH_TENANT_ID": "t", "GRAPH_CLIENT_ID": "c"}
+    )
+    assert result.returncode != 0
+    assert "GRAPH_CLIENT_SECRET must be set too" in result.stderr
