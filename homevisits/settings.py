@@ -120,7 +120,10 @@ HEALTH_CHECKS = {
 }
 # Services of higher apps that re-derive what they store from a team's policy, called by
 # homevisits.services.team_policy_update inside its transaction (keyword argument `policy`).
-TEAM_POLICY_FOLLOWERS = ["visits.services.visit_alerts_follow_policy"]
+TEAM_POLICY_FOLLOWERS = [
+    "visits.services.visit_alerts_follow_policy",
+    "visits.outlook.outlook_events_follow_policy",
+]
 # Services of higher apps that revoke a person's secrets (calendar feeds), called by
 # homevisits.services.user_secrets_revoke with `user` and `now` in the same transaction as the
 # person's API tokens; each returns {"what it revoked": count}.
@@ -382,6 +385,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "tracking.tasks.sweep", "schedule": SWEEP_INTERVAL_SECONDS},
     "deliver": {"task": "tracking.tasks.deliver", "schedule": 5.0},
+    # Outlook events that are due (new, changed, or waiting out a retry); booking also queues a
+    # run as it commits, so this only picks up retries and anything a lost message left behind.
+    "outlook-sync": {
+        "task": "visits.tasks.outlook_sync",
+        "schedule": env.float("OUTLOOK_SYNC_INTERVAL_SECONDS", default=5.0),
+    },
     # Once a day, at a quiet hour (UTC), delete or anonymise what the retention schedule says
     # has expired.
     "retention": {"task": "homevisits.tasks.retention", "schedule": crontab(hour=2, minute=30)},
@@ -403,6 +412,7 @@ _RETENTION_DEFAULT_DAYS = {
     "closed_households": 2 * 365,
     "escalations": 6 * 365,
     "audit": 6 * 365,
+    "outlook_sync": 90,
 }
 RETENTION = {
     key: timedelta(days=env.int(f"RETENTION_{key.upper()}_DAYS", default=days))
@@ -504,6 +514,38 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="homevisits@localhost
 CALENDAR_FEED_MAX_DAYS = env.int("CALENDAR_FEED_MAX_DAYS", default=730)
 if CALENDAR_FEED_MAX_DAYS < 1:
     raise ImproperlyConfigured("CALENDAR_FEED_MAX_DAYS must be a positive number of days.")
+
+# Outlook calendars through Microsoft Graph: on when the app registration's three values are set
+# (application permission Calendars.ReadWrite, with admin consent; see the README). Without them
+# nothing is written for Outlook and the calendar feeds (.ics) stay the way to Outlook.
+GRAPH_TENANT_ID = env.str("GRAPH_TENANT_ID", default="")
+GRAPH_CLIENT_ID = env.str("GRAPH_CLIENT_ID", default="")
+GRAPH_CLIENT_SECRET = env.str("GRAPH_CLIENT_SECRET", default="")
+_graph = {"GRAPH_TENANT_ID", "GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET"}
+for _name in sorted(_graph):
+    if any(globals()[n] for n in _graph) and not globals()[_name]:
+        raise ImproperlyConfigured(
+            f"{_name} must be set too: Outlook calendar sync needs all three GRAPH_* values."
+        )
+OUTLOOK_SYNC_ENABLED = bool(GRAPH_CLIENT_SECRET)
+GRAPH_BASE_URL = env.str("GRAPH_BASE_URL", default="https://graph.microsoft.com/v1.0").rstrip("/")
+GRAPH_LOGIN_BASE_URL = env.str(
+    "GRAPH_LOGIN_BASE_URL", default="https://login.microsoftonline.com"
+).rstrip("/")
+# A file of CA certificates to trust for Graph and its sign-in instead of the system's (a
+# TLS-inspecting proxy; the tests' local fake). Empty: the system's.
+GRAPH_CA_BUNDLE = env.str("GRAPH_CA_BUNDLE", default="")
+GRAPH_TIMEOUT_SECONDS = env.float("GRAPH_TIMEOUT_SECONDS", default=10.0)
+# The calendar outbox: a sender's lease, then retries doubling from the base (or after the
+# Retry-After that Graph asks for), until the row is marked failed and shown.
+OUTLOOK_SYNC_LEASE_SECONDS = env.int("OUTLOOK_SYNC_LEASE_SECONDS", default=60)
+OUTLOOK_SYNC_MAX_ATTEMPTS = env.int("OUTLOOK_SYNC_MAX_ATTEMPTS", default=8)
+OUTLOOK_SYNC_RETRY_BASE_SECONDS = env.int("OUTLOOK_SYNC_RETRY_BASE_SECONDS", default=10)
+if OUTLOOK_SYNC_LEASE_SECONDS <= 4 * GRAPH_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured(
+        "OUTLOOK_SYNC_LEASE_SECONDS must be longer than four GRAPH_TIMEOUT_SECONDS: one send "
+        "may make that many calls to Microsoft."
+    )
 
 # HTTPS and cookie hardening: on whenever DEBUG is off.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.urls import reverse
 
 from homevisits.models import TeamKind
@@ -5,8 +6,22 @@ from homevisits.selectors import CAPABILITIES_BY_ROLE
 
 
 def nav_items(*, request, capabilities: set[str], memberships) -> list[dict]:
-    if "visit" not in capabilities:
-        return []
+    items = _visit_items(capabilities, memberships) if "visit" in capabilities else []
+    # Team admins connect staff's Outlook calendars, once the server has Graph set up.
+    administered = [
+        m.team for m in memberships if "administer_team" in CAPABILITIES_BY_ROLE[m.role]
+    ]
+    if administered and settings.OUTLOOK_SYNC_ENABLED:
+        items.append(
+            {
+                "label": "Outlook calendars",
+                "url": reverse("outlook-calendars", args=[administered[0].slug]),
+            }
+        )
+    return items
+
+
+def _visit_items(capabilities: set[str], memberships) -> list[dict]:
     items = [
         {"label": "My day", "url": reverse("my-day")},
         {"label": "Book a visit", "url": reverse("visit-book")},

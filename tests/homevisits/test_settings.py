@@ -164,3 +164,11 @@ def test_a_sign_in_setup_that_would_let_strangers_or_nobody_in_fails_at_start(ov
     result = manage("check", env_overrides={**PRODUCTION_ENV, **overrides})
     assert result.returncode != 0
     assert complaint in result.stderr
+
+
+def test_outlook_sync_refuses_to_start_with_part_of_the_app_registration():
+    result = manage(
+        "check", env_overrides={"DEBUG": "true", "GRAPH_TENANT_ID": "t", "GRAPH_CLIENT_ID": "c"}
+    )
+    assert result.returncode != 0
+    assert "GRAPH_CLIENT_SECRET must be set too" in result.stderr
