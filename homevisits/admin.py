@@ -11,6 +11,7 @@ from .models import (
     ApiToken,
     AuditEvent,
     Membership,
+    MicrosoftAccount,
     OfficeHours,
     StaffProfile,
     Team,
@@ -181,6 +182,19 @@ class TwoFactorFailuresAdmin(admin.ModelAdmin):
 
     list_display = ["user", "failure_count", "first_failure_at", "last_failure_at", "locked_until"]
     readonly_fields = list_display
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(MicrosoftAccount)
+class MicrosoftAccountAdmin(admin.ModelAdmin):
+    """Links are made by a person's first Microsoft sign-in, never here. Deleting one unlinks
+    it, for someone whose homevisits account must follow a new Microsoft account."""
+
+    list_display = ["user", "object_id", "linked_at", "last_signed_in_at"]
+    search_fields = ["user__username", "user__email", "object_id"]
+    readonly_fields = ["user", "name", "confirmed", "object_id", "linked_at", "last_signed_in_at"]
 
     def has_add_permission(self, request):
         return False

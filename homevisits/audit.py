@@ -69,7 +69,7 @@ def csv_lines(events, household_names: dict[int, str]):
     for event in events:
         yield writer.writerow(
             [
-                _spreadsheet_safe(value)
+                spreadsheet_safe(value)
                 for value in (
                     timezone.localtime(event.at).strftime("%Y-%m-%d %H:%M:%S"),
                     person_name(event.actor),
@@ -87,7 +87,7 @@ def csv_lines(events, household_names: dict[int, str]):
         )
 
 
-def _spreadsheet_safe(value) -> str:
+def spreadsheet_safe(value) -> str:
     """Search terms are typed by anyone: a cell starting =, +, - or @ would be a formula in
     Excel, so it is kept as text."""
     text = str(value)

@@ -67,7 +67,8 @@ def navigation(request):
         }
         for m in memberships
     ]
-    account.append({"label": "Change password", "url": reverse("password_change")})
+    if user.has_usable_password():  # not for someone who signs in with Microsoft
+        account.append({"label": "Change password", "url": reverse("password_change")})
     if getattr(user, "otp_device", None):
         account.append({"label": "Two-factor sign-in", "url": reverse("two-factor-manage")})
     menus = top_level_menus(items, path=request.path)

@@ -4,7 +4,7 @@ Their user row stays, under a pseudonym, so that every record that points at the
 log above all, whose foreign keys are PROTECT) still points at the same person id: "who saw
 what" keeps its meaning, and nothing has to be rewritten in an append-only log. What identifies
 or reaches them goes: name, email, login, password, phone numbers, next of kin, vehicle,
-second-factor devices, tokens and feeds, team roles.
+second-factor devices, the link to their Microsoft account, tokens and feeds, team roles.
 """
 
 from datetime import datetime
@@ -19,7 +19,7 @@ from django.utils.module_loading import import_string
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import ApiToken, Membership, Role, StaffProfile, SubmissionKey
+from .models import ApiToken, Membership, MicrosoftAccount, Role, StaffProfile, SubmissionKey
 from .people import person_name
 
 PSEUDONYM_PREFIX = "former-staff-"
@@ -84,6 +84,7 @@ def user_anonymise(*, user, now: datetime):
     ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
+    MicrosoftAccount.objects.filter(user=user).delete()  # their Microsoft account: unlinked
     StaffProfile.objects.filter(user=user).update(**EMPTY_PROFILE)
     Membership.objects.filter(user=user).delete()
     SubmissionKey.objects.filter(user=user).delete()

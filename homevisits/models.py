@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django_otp.models import Device
 
 from .people import Contact
 from .phone import UKPhoneNumberField, display_uk_phone
@@ -323,6 +324,8 @@ class AuditAction(models.TextChoices):
     SEARCHED_HOUSEHOLDS = "searched_households", "Searched households"
     FETCHED_CALENDAR_FEED = "fetched_feed", "Calendar feed fetched"
     EXPORTED_AUDIT_LOG = "exported_audit_log", "Exported the audit log"
+    EXPORTED_REPORT = "exported_report", "Exported a team report table (CSV)"
+    PRINTED_REPORT = "printed_report", "Printed a team report"
 
 
 class AuditObject(models.TextChoices):
@@ -335,6 +338,7 @@ class AuditObject(models.TextChoices):
     ESCALATION = "escalation", "Escalation"
     CALENDAR_FEED = "calendar_feed", "Calendar feed"
     AUDIT_LOG = "audit_log", "Audit log"
+    REPORT = "report", "Team report"
 
 
 class AuditChannel(models.TextChoices):
@@ -522,3 +526,31 @@ class TwoFactorFailures(models.Model):
 
     def paused_at(self, now) -> bool:
         return self.locked_until is not None and now < self.locked_until
+
+
+class MicrosoftAccount(Device):
+    """The Microsoft work account (Entra ID) a person signs in with. It is linked on their first
+    Microsoft sign-in, found by their email address, and from then on by its object id, which
+    Microsoft never changes or reuses: renaming the account keeps the link, and another account
+    given the same name later does not take it over. Deleting the row unlinks it.
+
+    It is also a django-otp device. When Microsoft confirms that the person used multi-factor
+    authentication, the session keeps this device as its `otp_device`, so they count as verified
+    for TwoFactorRequiredMiddleware without typing an app code. It accepts no typed code."""
+
+    object_id = models.CharField(
+        max_length=64, unique=True, help_text="The account's object id (oid) in the tenant."
+    )
+    linked_at = models.DateTimeField()
+    last_signed_in_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user"], name="one_microsoft_account_per_user")
+        ]
+
+    def __str__(self):
+        return f"Microsoft account of {self.user}"
+
+    def verify_token(self, token):
+        return False

@@ -17,9 +17,10 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.sessions.models import Session
 from django.db import connection, models, transaction
+from django.db.models import Q
 from django.utils.module_loading import import_string
 
-from .models import ApiToken, AppendOnlyQuerySet, AuditEvent, SubmissionKey
+from .models import ApiToken, AppendOnlyQuerySet, AuditEvent, SubmissionKey, TwoFactorFailures
 
 logger = logging.getLogger(__name__)
 
@@ -135,11 +136,17 @@ def login_attempts_expire(*, cutoff: datetime, dry_run: bool) -> int:
             for model in (AccessAttempt, AccessLog, AccessFailureLog)
         ),
         dry_run=dry_run,
+    ) + expire_in_batches(
+        TwoFactorFailures.objects.filter(last_failure_at__lt=cutoff).exclude(
+            locked_until__gte=cutoff
+        ),
+        dry_run=dry_run,
     )
 
 
 def api_tokens_expire(*, cutoff: datetime, dry_run: bool) -> int:
-    return expire_in_batches(ApiToken.objects.filter(revoked_at__lt=cutoff), dry_run=dry_run)
+    ended = Q(revoked_at__lt=cutoff) | Q(expires_at__lt=cutoff)
+    return expire_in_batches(ApiToken.objects.filter(ended), dry_run=dry_run)
 
 
 def audit_log_expire(*, cutoff: datetime, dry_run: bool) -> int:

@@ -39,8 +39,9 @@ CAPABILITIES_BY_ROLE = {
         "handle_escalations",
         "administer_team",
         "read_audit_log",
+        "read_reports",
     },
-    Role.ADMIN: {"see_team_contacts", "administer_team", "read_audit_log"},
+    Role.ADMIN: {"see_team_contacts", "administer_team", "read_audit_log", "read_reports"},
 }
 
 

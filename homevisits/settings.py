@@ -7,6 +7,7 @@ Every variable is listed, with its meaning, in .env.example.
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -118,7 +119,10 @@ HEALTH_CHECKS = {
 }
 # Services of higher apps that re-derive what they store from a team's policy, called by
 # homevisits.services.team_policy_update inside its transaction (keyword argument `policy`).
-TEAM_POLICY_FOLLOWERS = ["visits.services.visit_alerts_follow_policy"]
+TEAM_POLICY_FOLLOWERS = [
+    "visits.services.visit_alerts_follow_policy",
+    "visits.outlook.outlook_events_follow_policy",
+]
 # Services of higher apps that revoke a person's secrets (calendar feeds), called by
 # homevisits.services.user_secrets_revoke with `user` and `now` in the same transaction as the
 # person's API tokens; each returns {"what it revoked": count}.
@@ -141,6 +145,9 @@ AUDIT_OBJECT_PAGES = {
     "case": "case-detail",
     "escalation": "escalation-detail",
 }
+# Links that higher apps add to a team's page: callables (request, team, capabilities) returning
+# [{"label", "url"}], for the pages of that team the person may open.
+TEAM_PAGE_LINKS = ["tracking.navigation.team_page_links"]
 # Panels that higher apps add to the home page: callables returning {"template", ...} or None.
 HOME_PANELS = ["tracking.navigation.home_panel"]
 # Where the home page sends someone instead (a worker to their day): callables taking request,
@@ -218,6 +225,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # Refuses passwords where a site turned them off (PASSWORD_SIGN_IN below).
+    "homevisits.auth_backends.PasswordSignInSwitch",
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
@@ -264,6 +273,59 @@ if TWO_FACTOR_FAILURE_LIMIT < 1 or TWO_FACTOR_LOCKOUT_MINUTES < 1:
     )
 OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
+
+# Sign in with Microsoft: OpenID Connect with Microsoft Entra ID (mozilla-django-oidc; see
+# homevisits/oidc.py and the README). On when an app registration's client id is set. Accounts
+# are never made here: a Microsoft account signs in to the staff account it matches, or not.
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_ENABLED = env.bool("OIDC_ENABLED", default=bool(OIDC_RP_CLIENT_ID))
+# The council's Directory (tenant) ID, a GUID: only its own accounts may sign in.
+ENTRA_TENANT_ID = env.str("ENTRA_TENANT_ID", default="").strip().lower()
+# Where the authorize, token and signing-key endpoints are; tests point it at a local fake.
+OIDC_LOGIN_BASE_URL = env.str(
+    "OIDC_LOGIN_BASE_URL", default="https://login.microsoftonline.com"
+).rstrip("/")
+# Microsoft's v2.0 ID tokens do not say whether multi-factor authentication was used (no `amr`
+# claim), so managers still type their app code after a Microsoft sign-in. A tenant whose
+# Conditional Access policy requires MFA for this app may say so here: every Microsoft sign-in
+# then counts as the second factor.
+ENTRA_REQUIRES_MFA = env.bool("ENTRA_REQUIRES_MFA", default=False)
+# Off: the sign-in page offers only Microsoft, and passwords are refused everywhere, except a
+# superuser's at /admin/login/ when SUPERUSER_PASSWORD_SIGN_IN is on (break-glass, for when
+# Microsoft sign-in is broken; their second factor is still asked for).
+PASSWORD_SIGN_IN = env.bool("PASSWORD_SIGN_IN", default=True)
+SUPERUSER_PASSWORD_SIGN_IN = env.bool("SUPERUSER_PASSWORD_SIGN_IN", default=False)
+if OIDC_ENABLED:
+    for _name in ("OIDC_RP_CLIENT_ID", "OIDC_RP_CLIENT_SECRET", "ENTRA_TENANT_ID"):
+        if not globals()[_name]:
+            raise ImproperlyConfigured(f"{_name} must be set for Sign in with Microsoft.")
+    if not re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", ENTRA_TENANT_ID):
+        raise ImproperlyConfigured(
+            "ENTRA_TENANT_ID must be the Directory (tenant) ID, a GUID, not 'common' or a "
+            "domain name: only the council's own accounts may sign in."
+        )
+    if not OIDC_LOGIN_BASE_URL.startswith("https://") and not DEBUG:
+        raise ImproperlyConfigured("OIDC_LOGIN_BASE_URL must be an https:// address.")
+if not PASSWORD_SIGN_IN and not OIDC_ENABLED:
+    raise ImproperlyConfigured(
+        "PASSWORD_SIGN_IN=false needs Sign in with Microsoft (OIDC_RP_CLIENT_ID and the rest): "
+        "otherwise nobody could sign in."
+    )
+# For mozilla-django-oidc. Its endpoints (OIDC_OP_*) are derived from the base URL and tenant in
+# homevisits/oidc.py. The ID token is checked: RS256 signature against the tenant's published
+# keys, issuer, audience, expiry, the nonce sent, and PKCE binds the code to this browser.
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = 10
+OIDC_CREATE_USER = False
+OIDC_STORE_ACCESS_TOKEN = False
+OIDC_STORE_ID_TOKEN = False
+# The account picker every time, so that on a shared computer nobody is signed in silently as
+# the previous person.
+OIDC_AUTH_REQUEST_EXTRA_PARAMS = {"prompt": "select_account"}
 # Personal API tokens stop working after this many days; whoever makes one may choose fewer.
 API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=90)
 if API_TOKEN_DAYS < 1:
@@ -316,6 +378,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_folder / "control"),
         "store_processed": False,
     }
+# A web request nudges delivery after a write; beat runs it every few seconds anyway (the outbox
+# is in the database), so a publish to an unanswering broker is tried once, not retried for
+# Celery's default of about 20 seconds while the worker's request waits.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
@@ -325,6 +391,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "tracking.tasks.sweep", "schedule": SWEEP_INTERVAL_SECONDS},
     "deliver": {"task": "tracking.tasks.deliver", "schedule": 5.0},
+    # Outlook events that are due (new, changed, or waiting out a retry); booking also queues a
+    # run as it commits, so this only picks up retries and anything a lost message left behind.
+    "outlook-sync": {
+        "task": "visits.tasks.outlook_sync",
+        "schedule": env.float("OUTLOOK_SYNC_INTERVAL_SECONDS", default=5.0),
+    },
     # Once a day, at a quiet hour (UTC), delete or anonymise what the retention schedule says
     # has expired.
     "retention": {"task": "homevisits.tasks.retention", "schedule": crontab(hour=2, minute=30)},
@@ -346,6 +418,7 @@ _RETENTION_DEFAULT_DAYS = {
     "closed_households": 2 * 365,
     "escalations": 6 * 365,
     "audit": 6 * 365,
+    "outlook_sync": 90,
 }
 RETENTION = {
     key: timedelta(days=env.int(f"RETENTION_{key.upper()}_DAYS", default=days))
@@ -447,6 +520,38 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="homevisits@localhost
 CALENDAR_FEED_MAX_DAYS = env.int("CALENDAR_FEED_MAX_DAYS", default=730)
 if CALENDAR_FEED_MAX_DAYS < 1:
     raise ImproperlyConfigured("CALENDAR_FEED_MAX_DAYS must be a positive number of days.")
+
+# Outlook calendars through Microsoft Graph: on when the app registration's three values are set
+# (application permission Calendars.ReadWrite, with admin consent; see the README). Without them
+# nothing is written for Outlook and the calendar feeds (.ics) stay the way to Outlook.
+GRAPH_TENANT_ID = env.str("GRAPH_TENANT_ID", default="")
+GRAPH_CLIENT_ID = env.str("GRAPH_CLIENT_ID", default="")
+GRAPH_CLIENT_SECRET = env.str("GRAPH_CLIENT_SECRET", default="")
+_graph = {"GRAPH_TENANT_ID", "GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET"}
+for _name in sorted(_graph):
+    if any(globals()[n] for n in _graph) and not globals()[_name]:
+        raise ImproperlyConfigured(
+            f"{_name} must be set too: Outlook calendar sync needs all three GRAPH_* values."
+        )
+OUTLOOK_SYNC_ENABLED = bool(GRAPH_CLIENT_SECRET)
+GRAPH_BASE_URL = env.str("GRAPH_BASE_URL", default="https://graph.microsoft.com/v1.0").rstrip("/")
+GRAPH_LOGIN_BASE_URL = env.str(
+    "GRAPH_LOGIN_BASE_URL", default="https://login.microsoftonline.com"
+).rstrip("/")
+# A file of CA certificates to trust for Graph and its sign-in instead of the system's (a
+# TLS-inspecting proxy; the tests' local fake). Empty: the system's.
+GRAPH_CA_BUNDLE = env.str("GRAPH_CA_BUNDLE", default="")
+GRAPH_TIMEOUT_SECONDS = env.float("GRAPH_TIMEOUT_SECONDS", default=10.0)
+# The calendar outbox: a sender's lease, then retries doubling from the base (or after the
+# Retry-After that Graph asks for), until the row is marked failed and shown.
+OUTLOOK_SYNC_LEASE_SECONDS = env.int("OUTLOOK_SYNC_LEASE_SECONDS", default=60)
+OUTLOOK_SYNC_MAX_ATTEMPTS = env.int("OUTLOOK_SYNC_MAX_ATTEMPTS", default=8)
+OUTLOOK_SYNC_RETRY_BASE_SECONDS = env.int("OUTLOOK_SYNC_RETRY_BASE_SECONDS", default=10)
+if OUTLOOK_SYNC_LEASE_SECONDS <= 4 * GRAPH_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured(
+        "OUTLOOK_SYNC_LEASE_SECONDS must be longer than four GRAPH_TIMEOUT_SECONDS: one send "
+        "may make that many calls to Microsoft."
+    )
 
 # HTTPS and cookie hardening: on whenever DEBUG is off.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

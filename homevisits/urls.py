@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
-from . import views
+from . import oidc, views
 from .api import api_urls
 
 # Errors: JSON for the API; a page that says who to phone, which copes with a dead database.
@@ -28,7 +29,19 @@ urlpatterns = [
         views.team_audit_log_export,
         name="team-audit-log-export",
     ),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", views.SignInView.as_view(), name="login"),
+    # Sign in with Microsoft (homevisits/oidc.py); a 404 where it is not set up. The names are
+    # mozilla-django-oidc's, which builds the redirect URI from the callback's.
+    path(
+        "oidc/authenticate/",
+        login_not_required(oidc.MicrosoftSignInStart.as_view()),
+        name="oidc_authentication_init",
+    ),
+    path(
+        "oidc/callback/",
+        login_not_required(oidc.MicrosoftSignInCallback.as_view()),
+        name="oidc_authentication_callback",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/two-factor/", views.two_factor_verify, name="two-factor-verify"),
     path("accounts/two-factor/setup/", views.two_factor_setup, name="two-factor-setup"),
@@ -47,5 +60,7 @@ urlpatterns = [
     path("", include("visits.urls")),
     path("", include("tracking.urls")),
     path("api/", api_urls),
+    # Before the admin's own: its password page follows PASSWORD_SIGN_IN too.
+    path("admin/login/", views.admin_sign_in),
     path("admin/", admin.site.urls),
 ]

@@ -6,7 +6,8 @@ from urllib.parse import urlencode
 
 import segno
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -24,6 +25,7 @@ from django_otp import login as otp_login
 
 from . import selectors, services
 from .audit import csv_lines, record_read
+from .auth_backends import password_sign_in_allowed
 from .context_processors import request_memberships
 from .forms import (
     AuditLogFilterForm,
@@ -35,7 +37,7 @@ from .forms import (
     office_hours_initial,
     show_service_error,
 )
-from .models import AuditAction, AuditObject, AuditTarget, Role, Team
+from .models import AuditAction, AuditObject, AuditTarget, MicrosoftAccount, Role, Team
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +72,18 @@ def team_detail(request, slug):
     if team is None:
         raise Http404("No such team among yours.")
     role = selectors.role_in(user=request.user, team=team)
+    capabilities = selectors.CAPABILITIES_BY_ROLE[role]
+    links = []
+    for dotted_path in settings.TEAM_PAGE_LINKS:
+        links += import_string(dotted_path)(request=request, team=team, capabilities=capabilities)
     return render(
         request,
         "homevisits/team_detail.html",
         {
             "team": team,
             "members": selectors.team_members(team=team),
-            "sees_contacts": "see_team_contacts" in selectors.CAPABILITIES_BY_ROLE[role],
+            "sees_contacts": "see_team_contacts" in capabilities,
+            "team_links": links,
         },
     )
 
@@ -228,6 +235,33 @@ def team_settings_edit(request, slug):
     )
 
 
+class SignInView(auth_views.LoginView):
+    """The sign-in page: a password form, a "Sign in with Microsoft" link, or both. Where the
+    site turned passwords off, it shows only the link and refuses a posted password."""
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            **kwargs,
+            password_sign_in=settings.PASSWORD_SIGN_IN,
+            microsoft_sign_in=settings.OIDC_ENABLED,
+        )
+
+    def post(self, request, *args, **kwargs):
+        if not settings.PASSWORD_SIGN_IN:
+            return self.render_to_response(
+                self.get_context_data(form=None, password_refused=True), status=403
+            )
+        return super().post(request, *args, **kwargs)
+
+
+@login_not_required
+def admin_sign_in(request):
+    """The admin's own password page, where passwords may be used there; else the site's."""
+    if password_sign_in_allowed(request):
+        return admin.site.login(request)
+    return redirect(f"{reverse('login')}?{urlencode({'next': _next_page(request)})}")
+
+
 def _next_page(request) -> str:
     """Where to go after the code: the page asked for, if it is one of ours."""
     target = request.POST.get("next") or request.GET.get("next") or ""
@@ -328,6 +362,7 @@ def two_factor_manage(request):
         {
             "app": selectors.authenticator_app(request.user),
             "backup_codes_left": selectors.backup_codes_left(request.user),
+            "microsoft_verified": isinstance(request.user.otp_device, MicrosoftAccount),
         },
     )
 

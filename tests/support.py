@@ -12,7 +12,9 @@ def current_database_url() -> str:
     return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def start_celery_worker_with_beat(*, schedule_path, sweep_every: float, quiet: bool = False):
+def start_celery_worker_with_beat(
+    *, schedule_path, sweep_every: float, quiet: bool = False, extra_env: dict | None = None
+):
     """A real `celery worker -B` on this process's database and broker, as a subprocess."""
     import os
     import subprocess
@@ -23,6 +25,7 @@ def start_celery_worker_with_beat(*, schedule_path, sweep_every: float, quiet: b
         **os.environ,
         "DATABASE_URL": current_database_url(),
         "SWEEP_INTERVAL_SECONDS": str(sweep_every),
+        **(extra_env or {}),
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by browser tests; never in a real worker
     output = subprocess.DEVNULL if quiet else subprocess.PIPE

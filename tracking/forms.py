@@ -10,13 +10,13 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from homevisits.dates import london_datetime
-from homevisits.forms import error_text
+from homevisits.dates import add_months, london_datetime
+from homevisits.forms import DayField, error_text
 from homevisits.people import person_name
 
 from . import services
 from .models import ActionKind, CheckInKind, Outcome, SafeConfirmedHow
-from .selectors import RotaDay
+from .selectors import MAX_PERIOD_MONTHS, Period, RotaDay, month_containing
 
 logger = logging.getLogger("homevisits.tracking")
 
@@ -386,3 +386,39 @@ def _base64url(value: str, length: int, name: str) -> bytes:
 
 def _encoded(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+class ReportPeriodForm(forms.Form):
+    """The team report's period, sent by GET: the page, its print and its CSV share it. Left
+    empty, a day defaults to this month's first or last."""
+
+    first_day = DayField(label="From")
+    last_day = DayField(label="To")
+
+    def __init__(self, *args, today, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.this_month = month_containing(today)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        first = data.get("first_day") or self.this_month.first_day
+        last = data.get("last_day") or self.this_month.last_day
+        if last < first:
+            self.add_error("last_day", "The last day must be on or after the first day.")
+        elif last >= add_months(first, MAX_PERIOD_MONTHS):
+            self.add_error(
+                "last_day",
+                f"A report covers at most two years: choose a last day before "
+                f"{add_months(first, MAX_PERIOD_MONTHS):%d/%m/%Y}.",
+            )
+        else:
+            data["period"] = Period(first, last)
+        return data
+
+    def period(self) -> Period:
+        """The chosen period (this month for an empty form); call after is_valid()."""
+        if not self.is_bound:
+            return self.this_month
+        return self.cleaned_data["period"]

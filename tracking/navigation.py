@@ -24,11 +24,20 @@ def nav_items(*, request, capabilities: set[str], memberships) -> list[dict]:
         )
     if "handle_escalations" in capabilities:
         items.append({"label": "Escalations", "url": reverse("escalation-list"), "menu": "office"})
+    if "read_reports" in capabilities:
+        items.append({"label": "Reports", "url": reverse("tracking-reports"), "menu": "manage"})
     if any(m.team.policy.checkout_pin_required for m in memberships if m.role != Role.ADMIN):
         items.append(
             {"label": "Check-out PIN", "url": reverse("tracking-checkout-pin"), "menu": "account"}
         )
     return items
+
+
+def team_page_links(*, request, team, capabilities: set[str]) -> list[dict]:
+    """The team page links to the team's report for its managers and team admins."""
+    if "read_reports" not in capabilities:
+        return []
+    return [{"label": "Report and charts", "url": reverse("team-report", args=[team.slug])}]
 
 
 def landing_page(*, request, capabilities: set[str], memberships) -> str | None:

@@ -18,12 +18,15 @@ from .models import (
     CheckIn,
     DayOutInterval,
     DeliveryStatus,
+    DuressReport,
     DutyEnd,
     DutyRota,
     Escalation,
     Handover,
+    HelpLocation,
     Notification,
     RotaWeek,
+    WrongPin,
 )
 
 # A missed phone-in's record shows the worker's check-ins of that (London) day: keep those
@@ -76,12 +79,23 @@ def _check_ins_expired(cutoff: datetime) -> QuerySet:
             due_at__lt=OuterRef("at") + INTERVAL_RECORD_MARGIN,
         )
     )
+    # A help call's position and a duress PIN's check-in belong to the escalation's record.
+    part_of_an_alarm = Exists(HelpLocation.objects.filter(help_call=OuterRef("pk"))) | Exists(
+        DuressReport.objects.filter(check_in=OuterRef("pk"))
+    )
     return (
         CheckIn.objects.filter(at__lt=cutoff)
         .exclude(visit_not_over)
         .exclude(visit_escalated)
         .exclude(near_a_missed_phone_in)
+        .exclude(part_of_an_alarm)
     )
+
+
+def _wrong_pins_expired(cutoff: datetime) -> QuerySet:
+    """Wrong check-out PINs, unless their visit escalated (the console lists them)."""
+    visit_escalated = Exists(Escalation.objects.filter(visit=OuterRef("visit")))
+    return WrongPin.objects.filter(at__lt=cutoff).exclude(visit_escalated)
 
 
 def check_ins_expire(*, cutoff: datetime, dry_run: bool) -> int:
@@ -90,6 +104,7 @@ def check_ins_expire(*, cutoff: datetime, dry_run: bool) -> int:
     return expire_all(
         [
             _check_ins_expired(cutoff),
+            _wrong_pins_expired(cutoff),
             DayOutInterval.objects.filter(day__lt=_day(cutoff)),
         ],
         dry_run=dry_run,

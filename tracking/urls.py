@@ -41,4 +41,12 @@ urlpatterns = [
     ),
     path("tracking/rota/<slug:slug>/", views.rota, name="tracking-rota"),
     path("tracking/rota/<slug:slug>/copy/", views.rota_copy, name="tracking-rota-copy"),
+    path("tracking/reports/", views.report_index, name="tracking-reports"),
+    path("tracking/reports/<slug:slug>/", views.team_report, name="team-report"),
+    path("tracking/reports/<slug:slug>/print/", views.team_report_print, name="team-report-print"),
+    path(
+        "tracking/reports/<slug:slug>/export.csv",
+        views.team_report_export,
+        name="team-report-export",
+    ),
 ]

@@ -4,9 +4,11 @@ and a pairs visit in the school partnership. Idempotent: a household's demo visi
 Youth justice cases cover every row of the visit-frequency table, some overdue, one due soon,
 one with a variation past its review date. Idempotent: a case reference is opened once."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
+
+from homevisits.dates import LONDON
 
 from . import services
 from .models import (
@@ -161,6 +163,18 @@ DEMO_CASES = [
         "ends": -2,
         "moves": [-16],
     },
+    # Closed two weeks ago after most of a year on bail: visited monthly, a few times late, so
+    # the team report's chart of requirements met on time has a history. The visits are days
+    # from today (completed, at home); none counts for the other cases at the house, whose
+    # clocks start later.
+    {
+        "reference": "YJ-1990",
+        "household": "Case YJ-1103",
+        "order_type": "bail",
+        "starts": -330,
+        "closed": -15,
+        "visits": [-318, -290, -250, -222, -185, -160, -128, -90, -65, -36],
+    },
     # Bail, parents refuse entry: home visits not appropriate, alternatives agreed.
     {
         "reference": "YJ-2009",
@@ -195,6 +209,7 @@ def _seed_cases(context: dict) -> None:
                 assessment_starts_on=_day(today, spec["starts"]),
                 assessment_ends_on=_day(today, spec.get("ends")),
                 released_on=_day(today, spec.get("released")),
+                closed_on=_day(today, spec.get("closed")),
             ),
             actor=case_manager,
             review_dates=tuple(_day(today, offset) for offset in spec.get("reviews", [])),
@@ -203,6 +218,7 @@ def _seed_cases(context: dict) -> None:
             services.address_change_record(
                 case=case, actor=case_manager, moved_on=_day(today, offset), now=timezone.now()
             )
+        _past_home_visits(case, [_day(today, offset) for offset in spec.get("visits", [])])
         if "variation" in spec:
             kind, every_months, reason, agreed, review = spec["variation"]
             services.variation_agree(
@@ -216,6 +232,32 @@ def _seed_cases(context: dict) -> None:
                 review_on=_day(today, review),
                 today=_day(today, agreed),
             )
+
+
+def _past_home_visits(case: SupervisedCase, days: list[date]) -> None:
+    """Completed home visits long past, written as they ended up: the booking rules are about
+    visits to come."""
+    visits = []
+    for day in days:
+        starts_at = datetime.combine(day, time(10), tzinfo=LONDON)
+        ends_at = starts_at + timedelta(hours=1)
+        visits.append(
+            Visit(
+                team=case.team,
+                household=case.household,
+                lead_worker=case.case_manager,
+                booked_by=case.case_manager,
+                purpose="Monthly home visit",
+                starts_at=starts_at,
+                ends_at=ends_at,
+                due_at=ends_at,
+                alert_after=ends_at,
+                arrived_at=starts_at,
+                left_at=ends_at,
+                status=VisitStatus.COMPLETED,
+            )
+        )
+    Visit.objects.bulk_create(visits)
 
 
 def _day(today: date, offset: int | None) -> date | None:

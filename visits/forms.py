@@ -2,6 +2,7 @@ from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from homevisits.dates import LONDON
@@ -17,6 +18,7 @@ from .models import (
     VisitKind,
     VisitStatus,
 )
+from .outlook import normalise_principal_name
 from .services import CaseDetails, VisitDetails
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -379,3 +381,28 @@ class VariationForm(forms.Form):
         label="Review by",
         error_messages={"required": "Set a review date: every variation is reviewed."},
     )
+
+
+class OutlookConnectForm(forms.Form):
+    """A team admin connects a member of staff's Outlook calendar."""
+
+    user = StaffChoiceField(
+        queryset=None, label="Member of staff", empty_label="Choose a member of staff"
+    )
+    principal_name = forms.CharField(
+        label="Their Microsoft account",
+        max_length=254,
+        help_text="Their user principal name in Microsoft 365, usually their work email "
+        "(name@your-council.gov.uk).",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    def __init__(self, *args, members, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = members
+
+    def clean_principal_name(self):
+        try:
+            return normalise_principal_name(self.cleaned_data["principal_name"])
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["principal_name"]) from error

@@ -7,6 +7,7 @@ An event never carries a child's details: not the purpose, concerns, notes or ca
 which stay on the secure visit page that every event links to.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from icalendar import Calendar, Event
@@ -38,7 +39,25 @@ def build_calendar(*, visits: list[Visit], name: str, site_url: str, now: dateti
     return calendar.to_ical()
 
 
-def _calendar_time(moment: datetime) -> datetime:
+@dataclass(frozen=True)
+class EventText:
+    """What a calendar event says of a visit, at its team's level of detail. The ICS feed and
+    the Outlook events written through Graph (visits/graph.py) both use it, so they agree."""
+
+    summary: str
+    location: str
+    description: str
+    url: str
+
+
+def event_text(visit: Visit, *, site_url: str) -> EventText:
+    page = f"{site_url.rstrip('/')}/visits/{visit.pk}/"
+    summary, location, lines = _what_the_team_shows(visit, visit.team.policy.feed_detail)
+    description = "\n".join([*lines, f"Details on the secure page: {page}"])
+    return EventText(summary=summary, location=location, description=description, url=page)
+
+
+def calendar_time(moment: datetime) -> datetime:
     """London time, except in the hour that repeats when the clocks go back: there a London
     time is ambiguous (RFC 5545 reads it as the first 01:30), so UTC is written instead."""
     local = moment.astimezone(LONDON)
@@ -53,15 +72,14 @@ def _event(visit: Visit, *, site_url: str, now: datetime) -> Event:
     event.add("sequence", visit.sequence)
     event.add("dtstamp", now)
     event.add("last-modified", visit.updated_at)
-    event.add("dtstart", _calendar_time(visit.starts_at))
-    event.add("dtend", _calendar_time(visit.ends_at))
-    page = f"{site_url.rstrip('/')}/visits/{visit.pk}/"
-    summary, location, lines = _what_the_team_shows(visit, visit.team.policy.feed_detail)
-    event.add("summary", summary)
-    if location:
-        event.add("location", location)
-    event.add("url", page)
-    event.add("description", "\n".join([*lines, f"Details on the secure page: {page}"]))
+    event.add("dtstart", calendar_time(visit.starts_at))
+    event.add("dtend", calendar_time(visit.ends_at))
+    text = event_text(visit, site_url=site_url)
+    event.add("summary", text.summary)
+    if text.location:
+        event.add("location", text.location)
+    event.add("url", text.url)
+    event.add("description", text.description)
     event.add("status", "CANCELLED" if visit.status == VisitStatus.CANCELLED else "CONFIRMED")
     return event
 

@@ -7,7 +7,14 @@ from django.utils import timezone
 
 from homevisits.people import person_name
 
-from .models import OPEN_STATUSES, CalendarFeed, SupervisedCase, Visit
+from .models import (
+    OPEN_STATUSES,
+    CalendarFeed,
+    OutlookCalendar,
+    OutlookEventSync,
+    SupervisedCase,
+    Visit,
+)
 
 
 def refusals(*, user, now: datetime) -> list[str]:
@@ -38,6 +45,9 @@ def refusals(*, user, now: datetime) -> list[str]:
 
 
 def anonymise(*, user, now: datetime) -> None:
-    """Their calendar links stop working, and their number leaves the visits they led."""
+    """Their calendar links stop working, their Outlook account is forgotten (with the
+    outbox rows that name it), and their number leaves the visits they led."""
     CalendarFeed.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+    OutlookCalendar.objects.filter(user=user).delete()
+    OutlookEventSync.objects.filter(user=user).delete()
     Visit.objects.filter(lead_worker=user).exclude(contact_number="").update(contact_number="")

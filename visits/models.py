@@ -1,5 +1,7 @@
 """The visit calendar: each home visit booked in advance, its changes, and calendar feeds."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -395,3 +397,89 @@ class Variation(models.Model):
     @property
     def in_force(self) -> bool:
         return self.ended_on is None
+
+
+# Outlook calendars through Microsoft Graph (visits/outlook.py): which mailbox is whose, and an
+# outbox of one row per visit and mailbox saying what its event should be.
+
+
+class OutlookCalendar(models.Model):
+    """A member of staff's Outlook calendar, connected by a team admin: the visits they go on
+    are written into it. One per person, whichever teams they are in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="outlook_calendar"
+    )
+    principal_name = models.CharField(
+        "Microsoft account",
+        max_length=254,
+        unique=True,
+        help_text="Their user principal name in Microsoft 365, usually their work email.",
+    )
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    connected_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"Outlook calendar of {self.user}"
+
+
+class SyncStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENDING = "sending", "Being sent"
+    SYNCED = "synced", "In Outlook"
+    FAILED = "failed", "Failed"
+
+
+class OutlookEventSync(models.Model):
+    """The outbox row for one visit's event in one mailbox.
+
+    `wanted` says whether the event should exist (a cancelled visit, or a person taken off it,
+    wants none), and the event's text is built from the visit when it is sent, so several
+    changes before a send make one request with the latest state. `version` rises with every
+    change; a sender remembers the version it leased and, if it rose meanwhile, sends again.
+    A sender leases the row by compare-and-set (status SENDING until `sending_until`); a lease
+    that expires is taken again. `transaction_id` goes with the POST that creates the event, so
+    that Graph answers a repeated create with the event it already made."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="outlook_events")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Where the event lives, kept on the row: a disconnected person's event can still go.
+    mailbox = models.CharField(max_length=254)
+    wanted = models.BooleanField(default=True)
+    version = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=8, choices=SyncStatus.choices, default=SyncStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sending_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    transaction_id = models.UUIDField(default=uuid.uuid4)
+    # True from the moment a create is sent until the event is known (or deleted): an event may
+    # exist whose id never came back, so it is found again by its transaction id.
+    create_sent = models.BooleanField(default=False)
+    graph_event_id = models.CharField(max_length=300, blank=True)
+    # The team's feed_detail when the event was last written: a change of it rewrites events.
+    detail_sent = models.CharField(max_length=20, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["visit", "user", "mailbox"], name="one_outlook_event_per_visit_mailbox"
+            ),
+        ]
+        indexes = [
+            # The sender's probe: only rows waiting or leased, so synced history never slows it.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "sending"]),
+                name="outlook_sync_due_idx",
+            ),
+            models.Index(fields=["user", "status"]),
+        ]
+
+    def __str__(self):
+        return f"Outlook event of visit {self.visit_id} for {self.mailbox}"

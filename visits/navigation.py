@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.urls import reverse
 
 from homevisits.models import TeamKind
@@ -5,13 +6,29 @@ from homevisits.selectors import CAPABILITIES_BY_ROLE
 
 
 def nav_items(*, request, capabilities: set[str], memberships) -> list[dict]:
-    """Booking, the team's calendar for the office, visit frequency with the households, and
-    the person's own visits and calendars in their account menu (see
-    homevisits.context_processors)."""
+    """Booking, the team's calendar for the office, visit frequency with the households,
+    Outlook calendars for team admins, and the person's own visits and calendars in their
+    account menu (menus: see homevisits.context_processors)."""
     items = [{"label": "Calendars and API", "url": reverse("connections"), "menu": "account"}]
-    if "visit" not in capabilities:
-        return items
-    items[:0] = [
+    if "visit" in capabilities:
+        items[:0] = _visit_items(memberships)
+    # Team admins connect staff's Outlook calendars, once the server has Graph set up.
+    administered = [
+        m.team for m in memberships if "administer_team" in CAPABILITIES_BY_ROLE[m.role]
+    ]
+    if administered and settings.OUTLOOK_SYNC_ENABLED:
+        items.append(
+            {
+                "label": "Outlook calendars",
+                "url": reverse("outlook-calendars", args=[administered[0].slug]),
+                "menu": "manage",
+            }
+        )
+    return items
+
+
+def _visit_items(memberships) -> list[dict]:
+    items = [
         {"label": "Book a visit", "url": reverse("visit-book"), "menu": "book"},
         {"label": "My visits", "url": reverse("my-day"), "menu": "account"},
     ]

@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from homevisits.retention import Rule, expire_in_batches, without_held
 
-from .models import OPEN_STATUSES, CalendarFeed, SupervisedCase, Visit
+from .models import (
+    OPEN_STATUSES,
+    CalendarFeed,
+    OutlookEventSync,
+    SupervisedCase,
+    SyncStatus,
+    Visit,
+)
 
 VISIT_IS_OVER = Q(left_at__isnull=False) | ~Q(status__in=OPEN_STATUSES)
 
@@ -38,7 +45,17 @@ def visits_expire(*, cutoff: datetime, dry_run: bool) -> int:
 
 
 def calendar_feeds_expire(*, cutoff: datetime, dry_run: bool) -> int:
-    return expire_in_batches(CalendarFeed.objects.filter(revoked_at__lt=cutoff), dry_run=dry_run)
+    ended = Q(revoked_at__lt=cutoff) | Q(expires_at__lt=cutoff)
+    return expire_in_batches(CalendarFeed.objects.filter(ended), dry_run=dry_run)
+
+
+def outlook_sync_expire(*, cutoff: datetime, dry_run: bool) -> int:
+    """Outlook outbox rows of visits that ended before the cutoff: the event is in Outlook (or
+    failed long ago) and nothing will change it again. Rows still to send are kept."""
+    rows = OutlookEventSync.objects.filter(
+        visit__ends_at__lt=cutoff, status__in=[SyncStatus.SYNCED, SyncStatus.FAILED]
+    )
+    return expire_in_batches(rows, dry_run=dry_run)
 
 
 def households_with_visits() -> QuerySet:
@@ -50,6 +67,12 @@ def households_with_cases() -> QuerySet:
 
 
 rules = [
+    Rule(
+        "outlook_sync",
+        "outlook_sync",
+        "Outlook sync records (mailbox, event id, last error) of visits over: deleted",
+        outlook_sync_expire,
+    ),
     Rule(
         "closed_cases",
         "closed_cases",

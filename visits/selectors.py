@@ -8,8 +8,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+)
 from django.utils import timezone
 
 from homevisits.dates import london_day_bounds
@@ -22,7 +32,10 @@ from . import compliance
 from .compliance import CaseFacts, HomeVisit, Requirement, Status, VariationFacts
 from .models import (
     CalendarFeed,
+    OutlookCalendar,
+    OutlookEventSync,
     SupervisedCase,
+    SyncStatus,
     Variation,
     Visit,
     VisitChange,
@@ -349,6 +362,36 @@ def compliance_board(*, team: Team, today: date, case_manager_id: int | None = N
     return board
 
 
+def team_compliance_history(
+    *, team: Team, first_day: date, last_day: date, today: date
+) -> list[CaseCompliance]:
+    """Each case of the team open at some time from first_day to last_day, with every
+    requirement as it stands today: the team report's youth justice figures. A closed case
+    owes nothing from its closing day on, but what it missed before stays missed. 5 queries."""
+    cases = SupervisedCase.objects.filter(team=team, assessment_starts_on__lte=last_day).filter(
+        Q(closed_on__isnull=True) | Q(closed_on__gte=first_day)
+    )
+    cases = list(_with_facts(cases))
+    visits = home_visits_by_household(
+        household_ids={case.household_id for case in cases}, today=today
+    )
+    results = []
+    for case in cases:
+        facts = facts_of(case)
+        found = compliance.requirements(facts, visits=visits[case.household_id], today=today)
+        if case.closed_on is not None:
+            found = [r for r in found if r.met_by or (r.due_on and r.due_on < case.closed_on)]
+        results.append(
+            CaseCompliance(
+                case=case,
+                requirements=found,
+                variation=variation_in_force(case),
+                variation_review_due=compliance.review_due(facts.variation, today=today),
+            )
+        )
+    return results
+
+
 def case_managers(*, team: Team) -> QuerySet:
     """Everyone who manages at least one case in the team, for the board's filter."""
     return (
@@ -365,4 +408,106 @@ def case_manager_choices(*, team: Team) -> QuerySet:
         get_user_model()
         .objects.filter(memberships__team=team, memberships__role__in=roles_with("assess"))
         .order_by("first_name", "last_name", "username")
+    )
+
+
+# Outlook calendars (visits/outlook.py): whose calendar is connected, and whether it is in sync.
+
+
+@dataclass(frozen=True)
+class OutlookCalendarState:
+    """One member of staff: their connected calendar (or None) and how its events stand, for
+    the team's visits."""
+
+    user: object
+    calendar: OutlookCalendar | None
+    last_synced_at: datetime | None = None
+    waiting: int = 0
+    failed: int = 0
+    last_error: str = ""
+
+    @property
+    def in_sync(self) -> bool:
+        return self.calendar is not None and not self.waiting and not self.failed
+
+
+def outlook_team_calendars(*, team: Team) -> list[OutlookCalendarState]:
+    """Every member of the team who goes on visits, with their calendar's state: three
+    queries, whatever the team's size."""
+    members = (
+        get_user_model()
+        .objects.filter(
+            memberships__team=team, memberships__role__in=roles_with("visit"), is_active=True
+        )
+        .select_related("outlook_calendar")
+        .order_by("first_name", "last_name", "username")
+    )
+    members = list(members)
+    counts = {
+        row["user"]: row
+        for row in OutlookEventSync.objects.filter(visit__team=team, user__in=members)
+        .values("user")
+        .annotate(
+            last_synced_at=Max("synced_at"),
+            waiting=Count("pk", filter=Q(status__in=[SyncStatus.PENDING, SyncStatus.SENDING])),
+            failed=Count("pk", filter=Q(status=SyncStatus.FAILED)),
+        )
+    }
+    errors = dict(
+        OutlookEventSync.objects.filter(visit__team=team, user__in=members)
+        .exclude(last_error="")
+        .order_by("user", "last_error_at")  # the newest error is the one the dict keeps
+        .values_list("user", "last_error")
+    )
+    states = []
+    for user in members:
+        calendar = getattr(user, "outlook_calendar", None)
+        row = counts.get(user.pk, {})
+        states.append(
+            OutlookCalendarState(
+                user=user,
+                calendar=calendar,
+                last_synced_at=row.get("last_synced_at"),
+                waiting=row.get("waiting", 0),
+                failed=row.get("failed", 0),
+                last_error=errors.get(user.pk, "")
+                if row.get("waiting") or row.get("failed")
+                else "",
+            )
+        )
+    return states
+
+
+def outlook_team_failures(*, team: Team, limit: int = 20) -> list[OutlookEventSync]:
+    """Events that could not be written, newest failure first: the visit's time and the
+    person, never the household (a team admin may not see households)."""
+    return list(
+        OutlookEventSync.objects.filter(visit__team=team, status=SyncStatus.FAILED)
+        .select_related("visit", "user")
+        .order_by("-last_error_at", "-pk")[:limit]
+    )
+
+
+def outlook_visit_events(*, visit: Visit) -> list[OutlookEventSync]:
+    """How the visit stands in each connected calendar, for its page (no query when the
+    server has no Graph set up)."""
+    if not settings.OUTLOOK_SYNC_ENABLED:
+        return []
+    return list(
+        OutlookEventSync.objects.filter(visit=visit)
+        .filter(Q(wanted=True) | ~Q(status=SyncStatus.SYNCED))
+        .select_related("user")
+        .order_by("pk")
+    )
+
+
+def outlook_calendar_of(*, admin, user_id: int) -> OutlookCalendar | None:
+    """The connected calendar of a member of one of the teams `admin` administers."""
+    return (
+        OutlookCalendar.objects.filter(
+            user_id=user_id,
+            user__memberships__team__in=teams_where(user=admin, capability="administer_team"),
+        )
+        .select_related("user")
+        .first()
     )

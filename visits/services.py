@@ -39,6 +39,7 @@ from .models import (
     VisitKind,
     VisitStatus,
 )
+from .outlook import visit_outlook_events_follow
 
 MAX_DURATION = timedelta(hours=12)
 PAST_START_ALLOWANCE = timedelta(minutes=15)
@@ -395,6 +396,7 @@ def visit_book(*, details: VisitDetails, booked_by, now: datetime) -> BookingRes
     _log(visit, booked_by, now, f"Booked{on_behalf}")
     if override_note:
         _log(visit, booked_by, now, override_note)
+    visit_outlook_events_follow(visit=visit, now=now)
     return BookingResult(visit=visit, warnings=check.warnings)
 
 
@@ -442,6 +444,7 @@ def visit_update(*, visit: Visit, details: VisitDetails, actor, now: datetime) -
         visit.accompanying.set(details.accompanying)
     if changed:
         _log(visit, actor, now, "Changed " + ", ".join(changed))
+        visit_outlook_events_follow(visit=visit, now=now)
     if override_note:
         _log(visit, actor, now, override_note)
     return BookingResult(visit=visit, warnings=check.warnings)
@@ -464,6 +467,7 @@ def visit_cancel(*, visit: Visit, actor, reason: str, now: datetime) -> Visit:
     visit.full_clean(exclude=[*NOT_CLEANED])
     visit.save()
     _log(visit, actor, now, f"Cancelled: {visit.status_reason}")
+    visit_outlook_events_follow(visit=visit, now=now)
     return visit
 
 
@@ -548,6 +552,7 @@ def visit_go_ahead_refuse(*, visit: Visit, actor, reason: str, now: datetime) ->
     visit.sequence += 1
     visit.save(update_fields=["status", "status_reason", "sequence", "updated_at"])
     _log(visit, actor, now, f"Go-ahead refused: {reason.strip()}")
+    visit_outlook_events_follow(visit=visit, now=now)
     return visit
 
 
@@ -689,6 +694,7 @@ def visit_extend(*, visit: Visit, actor, new_end: datetime, reason: str, now: da
     )
     local = timezone.localtime(new_end)
     _log(visit, actor, now, f"Extended to {local:%H:%M}" + (f": {reason}" if reason else ""))
+    visit_outlook_events_follow(visit=visit, now=now)
     return visit
 
 

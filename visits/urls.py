@@ -24,6 +24,13 @@ urlpatterns = [
     path("visits/connections/tokens/", views.token_create, name="token-create"),
     path("visits/connections/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
     path("visits/feeds/<str:token>.ics", views.calendar_feed, name="calendar-feed"),
+    path("visits/outlook/<slug:slug>/", views.outlook_calendars, name="outlook-calendars"),
+    path("visits/outlook/<slug:slug>/retry/", views.outlook_retry, name="outlook-retry"),
+    path(
+        "visits/outlook/staff/<int:user_id>/disconnect/",
+        views.outlook_disconnect,
+        name="outlook-disconnect",
+    ),
     # Youth justice visit frequency
     path("visits/frequency/<slug:slug>/", views.compliance_board, name="compliance-board"),
     path("visits/frequency/<slug:slug>/cases/new/", views.case_create, name="case-create"),

@@ -3,6 +3,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, HttpResponseNotFound
@@ -18,11 +19,12 @@ from homevisits.audit import record_read
 from homevisits.dates import london_day_bounds, week_start
 from homevisits.forms import ApiTokenForm, error_text, show_service_error
 from homevisits.models import AuditAction, AuditChannel, AuditObject, AuditTarget
+from homevisits.people import person_name
 from homevisits.selectors import teams_where
 from riskassess import selectors as risk_selectors
 from riskassess.selectors import households_for
 
-from . import ics, selectors, services
+from . import ics, outlook, selectors, services
 from .forms import (
     FIELD_FOR_ERROR,
     AddressChangeForm,
@@ -30,6 +32,7 @@ from .forms import (
     CancelForm,
     CaseForm,
     OutcomeForm,
+    OutlookConnectForm,
     ReviewDateForm,
     VariationForm,
     VisitForm,
@@ -230,6 +233,7 @@ def visit_detail(request, pk):
             "visit": visit,
             "current": risk_selectors.current_assessment(household=visit.household),
             "may_change": services.may_change(user=request.user, visit=visit),
+            "outlook_events": selectors.outlook_visit_events(visit=visit),
         },
     )
 
@@ -751,3 +755,105 @@ def case_variation_end(request, pk):
     else:
         messages.success(request, "Variation ended: the standard frequencies apply again.")
     return redirect("case-detail", pk=case.pk)
+
+
+# Outlook calendars through Microsoft Graph (visits/outlook.py): team admins connect staff.
+
+
+def _team_i_administer(request, slug):
+    team = (
+        teams_where(user=request.user, capability=outlook.ADMIN_CAPABILITY)
+        .filter(slug=slug)
+        .select_related("policy")
+        .first()
+    )
+    if team is None:
+        if homevisits_selectors.team_for_member(user=request.user, slug=slug) is not None:
+            raise PermissionDenied("Outlook calendars are connected by the team's admins.")
+        raise Http404("No such team among yours.")
+    return team
+
+
+def _connect_form(team, data=None):
+    members = selectors.outlook_team_calendars(team=team)
+    unconnected = [state.user.pk for state in members if state.calendar is None]
+    queryset = (
+        get_user_model()
+        .objects.filter(pk__in=unconnected)
+        .order_by("first_name", "last_name", "username")
+    )
+    return members, OutlookConnectForm(data, members=queryset)
+
+
+def outlook_calendars(request, slug):
+    """The team's staff, whose Outlook calendar is connected and whether it is in sync; a
+    form to connect one, and the events that failed."""
+    team = _team_i_administer(request, slug)
+    members, form = _connect_form(team, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            outlook.outlook_calendar_connect(
+                team=team,
+                user=form.cleaned_data["user"],
+                principal_name=form.cleaned_data["principal_name"],
+                actor=request.user,
+                now=timezone.now(),
+            )
+        except ValidationError as error:
+            show_service_error(form, error)
+        else:
+            messages.success(
+                request,
+                f"Connected. Their visits still to come are being written into "
+                f"{form.cleaned_data['principal_name']}'s calendar.",
+            )
+            return redirect("outlook-calendars", slug=team.slug)
+    return render(
+        request,
+        "visits/outlook_calendars.html",
+        {
+            "team": team,
+            "members": members,
+            "form": form,
+            "enabled": outlook.outlook_sync_enabled(),
+            "failures": selectors.outlook_team_failures(team=team),
+            "other_teams": teams_where(
+                user=request.user, capability=outlook.ADMIN_CAPABILITY
+            ).exclude(pk=team.pk),
+            "sees_visits": homevisits_selectors.has_capability(
+                user=request.user, team=team, capability="visit"
+            ),
+        },
+    )
+
+
+@require_POST
+def outlook_retry(request, slug):
+    team = _team_i_administer(request, slug)
+    retried = outlook.outlook_events_retry_failed(team=team, actor=request.user, now=timezone.now())
+    messages.success(request, f"Trying {retried} failed event{'s' if retried != 1 else ''} again.")
+    return redirect("outlook-calendars", slug=team.slug)
+
+
+def outlook_disconnect(request, user_id):
+    """After a page that says what happens, stops writing into the person's calendar."""
+    calendar = selectors.outlook_calendar_of(admin=request.user, user_id=user_id)
+    if calendar is None:
+        raise Http404("No connected calendar of your teams' staff.")
+    team = (
+        teams_where(user=request.user, capability=outlook.ADMIN_CAPABILITY)
+        .filter(memberships__user=calendar.user)
+        .first()
+    )
+    if request.method == "POST":
+        removed = outlook.outlook_calendar_disconnect(
+            calendar=calendar, actor=request.user, now=timezone.now()
+        )
+        messages.success(
+            request,
+            f"Disconnected {person_name(calendar.user)}'s Outlook calendar: {removed} "
+            f"event{'s' if removed != 1 else ''} of visits still to come "
+            f"{'are' if removed != 1 else 'is'} being removed from it.",
+        )
+        return redirect("outlook-calendars", slug=team.slug)
+    return render(request, "visits/outlook_disconnect.html", {"calendar": calendar, "team": team})

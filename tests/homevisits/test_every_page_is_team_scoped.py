@@ -17,6 +17,7 @@ from homevisits.models import Role, StaffProfile, TeamKind
 from tests.factories import TeamFactory, assessed_household, member, supervised_case
 from tracking.models import Escalation, Step
 from visits import services as visit_services
+from visits.models import OutlookCalendar
 
 # What each path parameter names, by URL name. Team slugs count too.
 OBJECT_NAMED_BY = {
@@ -31,6 +32,9 @@ OBJECT_NAMED_BY = {
     "tracking-duty-end": "team",
     "tracking-rota": "team",
     "tracking-rota-copy": "team",
+    "team-report": "team",
+    "team-report-print": "team",
+    "team-report-export": "team",
     "household-detail": "household",
     "household-edit": "household",
     "household-status": "household",
@@ -66,6 +70,9 @@ OBJECT_NAMED_BY = {
     "escalation-act": "escalation",
     "escalation-emergency-details": "escalation",
     "tracking-office-still-safe": "worker",
+    "outlook-calendars": "team",
+    "outlook-retry": "team",
+    "outlook-disconnect": "worker",
     "feed-revoke": "feed",
     "token-revoke": "token",
 }
@@ -149,6 +156,12 @@ def another_teams_objects(db):
         user=worker, expires_at=now + timedelta(days=30), now=now
     )
     token, _ = homevisits_services.api_token_create(user=worker, name="Their phone", now=now)
+    OutlookCalendar.objects.create(
+        user=worker,
+        principal_name="their.worker@example.org",
+        connected_by=worker,
+        connected_at=now,
+    )
     ids = {
         "household": household.pk,
         "assessment": household.assessments.get().pk,

@@ -51,6 +51,9 @@ def healthz_in_subprocess(**env_overrides):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+ACCEPTED: dict[str, list] = {}  # the connections each silent server took, by address
+
+
 @contextmanager
 def silent_server():
     """A TCP port that accepts connections and never answers: a hung database or Redis."""
@@ -65,8 +68,10 @@ def silent_server():
             pass
 
     threading.Thread(target=accept_forever, daemon=True).start()
+    address = f"127.0.0.1:{server.getsockname()[1]}"
+    ACCEPTED[address] = accepted
     try:
-        yield f"127.0.0.1:{server.getsockname()[1]}"
+        yield address
     finally:
         server.close()
         for conn in accepted:
@@ -103,8 +108,20 @@ def test_healthz_is_503_naming_the_database_when_it_is_down():
     }
 
 
-def test_healthz_is_503_naming_the_broker_when_it_is_down():
-    result = healthz_in_subprocess(CELERY_BROKER_URL=f"redis://{NOTHING_LISTENS}/0")
+def the_test_database_url() -> dict:
+    """The subprocess reads the database the tests made (the configured one may not exist)."""
+    if connection.vendor != "postgresql":
+        return {}
+    db = connection.settings_dict
+    return {
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    }
+
+
+def test_healthz_is_503_naming_the_broker_when_it_is_down(db):
+    result = healthz_in_subprocess(
+        CELERY_BROKER_URL=f"redis://{NOTHING_LISTENS}/0", **the_test_database_url()
+    )
     assert result["status_code"] == 503
     assert result["body"]["checks"]["broker"] == "down"
     assert result["body"]["checks"]["database"] == "ok"
@@ -163,3 +180,38 @@ def test_healthz_is_503_when_the_sweep_has_never_run_and_says_why_to_an_administ
     assert "never run" not in response.content.decode()
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     assert "never run" in client.get(reverse("healthz")).json()["details"]["sweep"]
+
+
+PUBLISH_DELIVERY = """
+import django
+django.setup()
+from tracking.tasks import deliver
+try:
+    deliver.delay()
+    print("sent")
+except Exception as error:
+    print("refused", type(error).__name__)
+"""
+
+
+def test_a_publish_to_a_silent_broker_is_tried_once_not_retried_while_a_request_waits():
+    """The outbox is in the database and beat runs delivery every few seconds, so the nudge a
+    web request sends after a write gives up after one try."""
+    with silent_server() as address:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "homevisits.settings",
+            "CELERY_BROKER_URL": f"redis://{address}/0",
+            "BROKER_SOCKET_TIMEOUT": "0.5",
+        }
+        result = subprocess.run(
+            [sys.executable, "-c", PUBLISH_DELIVERY],
+            cwd=PROJECT_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        connections_made = len(ACCEPTED[address])
+    assert result.stdout.strip() == "refused OperationalError"
+    assert connections_made == 1

@@ -15,7 +15,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from homevisits import services
 from homevisits.leavers import user_anonymise
-from homevisits.models import AuditAction, AuditEvent, Membership, Role, StaffProfile, TeamKind
+from homevisits.models import (
+    AuditAction,
+    AuditEvent,
+    Membership,
+    MicrosoftAccount,
+    Role,
+    StaffProfile,
+    TeamKind,
+)
 from homevisits.selectors import ApiTokenRefused
 from tests import retention_data as data
 from tests.factories import TeamFactory, UserFactory, member, supervised_case
@@ -60,6 +68,13 @@ def test_anonymising_a_leaver_scrubs_them_and_their_audit_lines_still_point_at_t
     _, raw_token = services.api_token_create(user=leaver, name="Phone", now=now)
     visit_services.calendar_feed_create(user=leaver, expires_at=now + timedelta(days=30), now=now)
     services.two_factor_backup_codes_renew(user=leaver)
+    MicrosoftAccount.objects.create(
+        user=leaver,
+        name="Microsoft account",
+        object_id="oid-1",
+        linked_at=now,
+        last_signed_in_at=now,
+    )
     visit = data.visit(data.household(team), leaver, ends_at=now - timedelta(days=3))
     escalation = data.escalation(
         worker=leaver, team=team, due_at=visit.due_at, visit=visit, closed_at=visit.due_at
@@ -81,6 +96,7 @@ def test_anonymising_a_leaver_scrubs_them_and_their_audit_lines_still_point_at_t
     assert not CalendarFeed.objects.filter(user=leaver, revoked_at__isnull=True).exists()
     assert not TOTPDevice.objects.filter(user=leaver).exists()
     assert not StaticDevice.objects.filter(user=leaver).exists()
+    assert not MicrosoftAccount.objects.filter(user=leaver).exists()  # no sign-in with it
     visit.refresh_from_db()
     assert visit.contact_number == "" and visit.lead_worker == leaver
     assert Notification.objects.get().body == ""  # it named them; who was alerted stays

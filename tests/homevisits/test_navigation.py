@@ -132,7 +132,13 @@ def test_even_every_role_at_once_fits_in_six_entries(client, everything):
     }
     assert menus["Households"] == ["Households", "Visit frequency"]
     assert menus["Office"] == ["Board", "Rota", "Escalations", "Team calendar"]
-    assert menus["Manage"] == ["Sign-off", "Team settings", "Audit log", "Administration"]
+    assert menus["Manage"] == [
+        "Reports",
+        "Sign-off",
+        "Team settings",
+        "Audit log",
+        "Administration",
+    ]
     account = [item["label"] for item in response.context["nav_account"]]
     assert {"My visits", "Calendars and API", "Change password", "Two-factor sign-in"} <= set(
         account

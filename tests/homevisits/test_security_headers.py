@@ -185,6 +185,7 @@ OBJECT_BY_URL_PREFIX = {
 SPECIAL_ARGUMENTS = {
     ("tracking-office-still-safe", "pk"): "worker",
     ("calendar-feed", "token"): "feed_secret",
+    ("outlook-disconnect", "user_id"): "worker",
 }
 
 

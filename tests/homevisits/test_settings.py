@@ -140,3 +140,35 @@ def test_a_site_url_set_in_the_environment_wins_over_the_port():
         "PORT=8123", env_overrides={"SITE_URL": "https://tunnel.example.org"}
     )
     assert site_url == "https://tunnel.example.org"
+
+
+MICROSOFT_SIGN_IN_ENV = {
+    "OIDC_RP_CLIENT_ID": "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+    "OIDC_RP_CLIENT_SECRET": "a-secret",
+    "ENTRA_TENANT_ID": "0b5c3d1e-2f40-4a6b-8c7d-9e0f1a2b3c4d",
+}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "complaint"),
+    [
+        (
+            {**MICROSOFT_SIGN_IN_ENV, "ENTRA_TENANT_ID": "common"},
+            "ENTRA_TENANT_ID must be the Directory (tenant) ID",
+        ),
+        ({"PASSWORD_SIGN_IN": "false"}, "PASSWORD_SIGN_IN=false needs Sign in with Microsoft"),
+    ],
+    ids=["any-tenant", "no-way-to-sign-in"],
+)
+def test_a_sign_in_setup_that_would_let_strangers_or_nobody_in_fails_at_start(overrides, complaint):
+    result = manage("check", env_overrides={**PRODUCTION_ENV, **overrides})
+    assert result.returncode != 0
+    assert complaint in result.stderr
+
+
+def test_outlook_sync_refuses_to_start_with_part_of_the_app_registration():
+    result = manage(
+        "check", env_overrides={"DEBUG": "true", "GRAPH_TENANT_ID": "t", "GRAPH_CLIENT_ID": "c"}
+    )
+    assert result.returncode != 0
+    assert "GRAPH_CLIENT_SECRET must be set too" in result.stderr

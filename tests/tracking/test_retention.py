@@ -9,13 +9,16 @@ from homevisits.retention import retention_run
 from tests import retention_data as data
 from tracking.models import (
     CheckIn,
+    CheckInKind,
     DayOutInterval,
     DeliveryStatus,
     DutyRota,
     Escalation,
     EscalationStep,
     Handover,
+    HelpLocation,
     Notification,
+    WrongPin,
 )
 from visits.models import Visit, VisitStatus
 
@@ -146,3 +149,32 @@ def test_rota_days_and_handovers_go_two_years_later(team, manager, now):
     assert DutyRota.objects.get().day == two_years_ago.date()
     assert run(now + MICROSECOND)["duty_records"] == 1
     assert not Handover.objects.exists()
+
+
+def test_a_help_calls_position_stays_with_its_escalation_and_wrong_pins_go_after_a_year(
+    team, worker, household, now
+):
+    two_years_ago = now - timedelta(days=2 * 365)
+    # Linked by the position itself, whatever the escalation's deadline was.
+    escalation = data.escalation(
+        worker=worker, team=team, due_at=two_years_ago - timedelta(days=10), closed_at=two_years_ago
+    )
+    help_call = data.check_in(worker, at=two_years_ago, kind=CheckInKind.NEED_HELP)
+    HelpLocation.objects.create(
+        escalation=escalation,
+        help_call=help_call,
+        sent_by=worker,
+        latitude=51.5,
+        longitude=-0.12,
+        accuracy_m=30,
+        taken_at=two_years_ago,
+        received_at=two_years_ago,
+    )
+    visit = data.visit(household, worker, ends_at=two_years_ago, left_at=two_years_ago)
+    WrongPin.objects.create(visit=visit, worker=worker, at=two_years_ago)
+
+    run(now)
+
+    assert HelpLocation.objects.filter(help_call=help_call).exists()
+    assert CheckIn.objects.filter(pk=help_call.pk).exists()
+    assert not WrongPin.objects.exists()

@@ -59,6 +59,13 @@ from .ladder import (  # noqa: F401
     sweep_heartbeat_age,
 )
 from .push import push_reachable, push_subscriptions  # noqa: F401
+from .reports import (  # noqa: F401
+    MAX_PERIOD_MONTHS,
+    Period,
+    TeamReport,
+    month_containing,
+    team_report,
+)
 from .rota import (  # noqa: F401
     RotaDay,
     RotaPeople,

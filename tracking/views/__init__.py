@@ -11,6 +11,7 @@ from .board import (
 )
 from .console import emergency_details, escalation_act, escalation_detail, escalation_list
 from .push import push_subscription
+from .reports import report_index, team_report, team_report_export, team_report_print
 from .rota import rota, rota_copy
 from .worker import (
     check_in,
@@ -41,9 +42,13 @@ __all__ = [
     "now_page",
     "phone_in",
     "push_subscription",
+    "report_index",
     "rota",
     "rota_copy",
     "still_safe",
+    "team_report",
+    "team_report_export",
+    "team_report_print",
     "day_out_interval",
     "office_still_safe",
 ]
