@@ -3,7 +3,7 @@
 from urllib.parse import urlencode
 
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
-from django.urls import reverse
+from django.urls import resolve, reverse
 
 from .selectors import needs_two_factor
 
@@ -56,3 +56,34 @@ class NoStoreMiddleware:
         if "no-store" not in response.get("Cache-Control", ""):
             response["Cache-Control"] = "no-store"
         return response
+
+
+class AppShellMiddleware:
+    """The installable app's own files (the service worker, the web app manifest and the offline
+    page) hold nothing personal and need no session. Browsers fetch them alongside pages (the
+    service worker's update check comes with navigations, its install with the first page), so
+    they are answered here, before the session is loaded: with SESSION_SAVE_EVERY_REQUEST, a
+    session saved by one of them could overwrite what a request at the same moment had just
+    saved (a sign-in, a second factor). Goes just above the session middleware, below the one
+    adding the headers."""
+
+    PAGES = ("service-worker", "web-app-manifest", "offline")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self._views = None
+
+    def __call__(self, request):
+        if request.method == "GET":
+            view = self.views().get(request.path_info)
+            if view is not None:
+                return view(request)
+        return self.get_response(request)
+
+    def views(self) -> dict:
+        if self._views is None:
+            self._views = {}
+            for name in self.PAGES:
+                match = resolve(reverse(name))
+                self._views[reverse(name)] = match.func
+        return self._views

@@ -90,6 +90,8 @@ MIDDLEWARE = [
     # Above everything that answers for the app, so the API's errors are JSON whoever made them;
     # below the header middleware, so its JSON answers carry no-store and the policies too.
     "homevisits.errors.ApiErrorsAsJsonMiddleware",
+    # The service worker, manifest and offline page, answered without loading the session.
+    "homevisits.middleware.AppShellMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

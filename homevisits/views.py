@@ -167,7 +167,10 @@ def service_worker(request):
 def offline(request):
     """Shown by the service worker when a page cannot be reached. It is kept on the phone, so it
     says nothing about anyone: the check-ins still waiting are filled in by its script."""
-    return render(request, "homevisits/offline.html", {"theme_colour": APP_THEME_COLOUR})
+    # Rendered without the request: no session, no user (AppShellMiddleware answers first).
+    return HttpResponse(
+        render_to_string("homevisits/offline.html", {"theme_colour": APP_THEME_COLOUR})
+    )
 
 
 @login_not_required

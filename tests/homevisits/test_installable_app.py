@@ -66,3 +66,21 @@ def test_the_offline_page_names_nobody_even_for_someone_signed_in(client, worker
     assert 'href="tel:999"' in page
     assert "Zebedee" not in page and "zebedee-worker" not in page
     assert worker.memberships.get().team.name not in page
+
+
+def test_the_apps_own_files_leave_the_session_alone(client, worker):
+    """Fetched alongside pages, they must never save an old copy of the session over a new
+    one (a second factor just given, say): they do not load or save it at all."""
+    from django.contrib.sessions.models import Session
+
+    client.force_login(worker)
+    key = client.session.session_key
+    saved = Session.objects.get(session_key=key).expire_date
+    for url in ("/sw.js", "/manifest.webmanifest", reverse("offline")):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "Cookie" not in response.get("Vary", "")
+        assert "no-store" in response["Cache-Control"]
+        assert "Content-Security-Policy" in response
+    assert Session.objects.get(session_key=key).expire_date == saved
+    assert client.get(reverse("connections")).status_code == 200  # still signed in
