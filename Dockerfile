@@ -24,5 +24,5 @@ RUN DEBUG=false SECRET_KEY=build-only-not-secret-build-only-not-secret-build-onl
 
 USER homevisits
 EXPOSE 8000
-# gunicorn.conf.py: the access log on stdout, through a logger that keeps feed secrets out.
-CMD ["gunicorn", "homevisits.wsgi:application", "--config", "gunicorn.conf.py", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# The access log on stdout, through a logger that keeps calendar-feed secrets out.
+CMD ["gunicorn", "homevisits.wsgi:application", "--logger-class", "homevisits.gunicorn_logging.RedactingLogger", "--access-logfile", "-", "--bind", "0.0.0.0:8000", "--workers", "3"]

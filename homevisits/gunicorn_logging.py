@@ -1,9 +1,9 @@
 """gunicorn's logger, with calendar-feed secrets taken out of every line it writes.
 
-gunicorn.conf.py names it as `logger_class`. The access log's atoms (the request line, the path,
-the query, the referrer, every header and environ value a custom access_log_format might use)
-are redacted before they are formatted, and the error log ("Error handling request <uri>")
-goes through the same filter as Django's loggers.
+The web command (Dockerfile, docker-compose.yml) names it with `--logger-class`. The access
+log's atoms (the request line, the path, the query, the referrer, every header and environ
+value a custom access_log_format might use) are redacted before they are formatted, and the
+error log ("Error handling request <uri>") goes through the same filter as Django's loggers.
 """
 
 from gunicorn.glogging import Logger

@@ -608,7 +608,8 @@ PERMISSIONS_POLICY = {
 
 # A calendar feed's secret is in its URL: the loggers that write request paths (runserver's
 # request lines, and Django's warnings about 4xx/5xx answers) redact it before any handler sees
-# the record. gunicorn's own access log is redacted by its logger class (gunicorn.conf.py).
+# the record. gunicorn's own access log is redacted by its logger class (the web command's
+# --logger-class).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -68,3 +68,19 @@ def test_docker_compose_config_validates(tmp_path):
         [*compose_command(), "config", "--quiet"], cwd=tmp_path, capture_output=True
     )
     assert result.returncode == 0, result.stderr.decode()
+
+
+# The design card's top level, with the files a container build and the browser tests need.
+TOP_LEVEL = {
+    "manage.py", "homevisits", "visits", "riskassess", "tracking", "templates", "static",
+    "pyproject.toml", "docker-compose.yml", "tests", "README.md", "Makefile", "Procfile", ".ci",
+    "benchmarks", ".env.example", "Dockerfile", ".gitignore", "package.json", "package-lock.json",
+}  # fmt: skip
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git to list the tracked files")
+def test_the_top_level_holds_only_what_the_layout_names():
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert {path.split("/")[0] for path in tracked} <= TOP_LEVEL

@@ -1,6 +1,6 @@
 """Draws the app's icons into static/icons/ (run once; the PNGs are committed).
 
-    python tools/make_icons.py
+    python manage.py draw_app_icons
 
 Plain Python (no imaging library): a white house with a green tick on the navigation bar's dark
 grey. "any" icons are a rounded tile; "maskable" ones fill the square and keep the house inside
@@ -11,7 +11,10 @@ import struct
 import zlib
 from pathlib import Path
 
-ICONS = Path(__file__).resolve().parents[1] / "static" / "icons"
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+ICONS = Path(settings.BASE_DIR) / "static" / "icons"
 DARK = (0x21, 0x25, 0x29)
 WHITE = (0xFF, 0xFF, 0xFF)
 GREEN = (0x19, 0x87, 0x54)
@@ -97,14 +100,20 @@ def png(size, raw):
     )
 
 
-if __name__ == "__main__":
-    ICONS.mkdir(parents=True, exist_ok=True)
-    for name, size, maskable in [
-        ("icon-192.png", 192, False),
-        ("icon-512.png", 512, False),
-        ("maskable-192.png", 192, True),
-        ("maskable-512.png", 512, True),
-        ("apple-touch-icon.png", 180, True),  # iOS rounds the corners itself
-    ]:
-        (ICONS / name).write_bytes(draw(size, maskable=maskable))
-        print(f"static/icons/{name}")
+ICON_FILES = [
+    ("icon-192.png", 192, False),
+    ("icon-512.png", 512, False),
+    ("maskable-192.png", 192, True),
+    ("maskable-512.png", 512, True),
+    ("apple-touch-icon.png", 180, True),  # iOS rounds the corners itself
+]
+
+
+class Command(BaseCommand):
+    help = "Draw the app's icons into static/icons/ (the PNGs are committed)."
+
+    def handle(self, *args, **options):
+        ICONS.mkdir(parents=True, exist_ok=True)
+        for name, size, maskable in ICON_FILES:
+            (ICONS / name).write_bytes(draw(size, maskable=maskable))
+            self.stdout.write(f"static/icons/{name}")
