@@ -119,7 +119,14 @@ HEALTH_CHECKS = {
 }
 # Services of higher apps that re-derive what they store from a team's policy, called by
 # homevisits.services.team_policy_update inside its transaction (keyword argument `policy`).
-TEAM_POLICY_FOLLOWERS = ["visits.services.visit_alerts_follow_policy"]
+TEAM_POLICY_FOLLOWERS = [
+    "visits.services.visit_alerts_follow_policy",
+    "tracking.services.phone_in_days_follow_policy",
+]
+# Called by visits' services when visits are booked, changed, cancelled or finished, and by
+# riskassess when a household's risk is decided: tracking keeps each worker's next phone-in.
+VISIT_FOLLOWERS = ["tracking.services.phone_in_days_follow_visits"]
+RISK_DECISION_FOLLOWERS = ["tracking.services.phone_in_days_follow_household"]
 # Services of higher apps that revoke a person's secrets (calendar feeds), called by
 # homevisits.services.user_secrets_revoke with `user` and `now` in the same transaction as the
 # person's API tokens; each returns {"what it revoked": count}.
@@ -319,6 +326,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "tracking.tasks.sweep", "schedule": SWEEP_INTERVAL_SECONDS},
     "deliver": {"task": "tracking.tasks.deliver", "schedule": 5.0},
+    # A safety net under the stored phone-in deadlines: today's worked out afresh, and any
+    # difference stored and logged as an error.
+    "phone-ins": {"task": "tracking.tasks.phone_ins_reconcile", "schedule": 300.0},
     # Once a day, at a quiet hour (UTC), delete or anonymise what the retention schedule says
     # has expired.
     "retention": {"task": "homevisits.tasks.retention", "schedule": crontab(hour=2, minute=30)},

@@ -17,3 +17,8 @@ def sweep() -> dict:
 @shared_task(ignore_result=True)
 def deliver() -> int:
     return services.notifications_deliver_due(now=timezone.now())
+
+
+@shared_task(ignore_result=True)
+def phone_ins_reconcile() -> int:
+    return services.phone_in_days_reconcile(now=timezone.now())

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Value
 
 from homevisits.models import Team
 from homevisits.selectors import teams_where
@@ -19,6 +19,7 @@ from ..models import (
     ManagerAction,
     Notification,
 )
+from .days_out import phone_ins_passed
 from .duty import DEADLINE_LOOKBACK
 
 
@@ -34,10 +35,10 @@ def has_monitored_visits(*, team: Team, now: datetime) -> bool:
     ).exists()
 
 
-def missed_deadlines(*, now: datetime, limit: int) -> list[Visit]:
+def _visits_missed(*, now: datetime) -> QuerySet:
     """Monitored visits still out whose alert time (deadline plus grace) has passed and that
-    have no escalation for that deadline yet, the most overdue first. The stored alert time
-    and its partial index keep visits still within their grace out of the batch."""
+    have no escalation for that deadline yet. The stored alert time and its partial index keep
+    visits still within their grace, and history, out of it."""
     candidates = Visit.objects.filter(
         status__in=OPEN_STATUSES,
         left_at__isnull=True,
@@ -50,9 +51,28 @@ def missed_deadlines(*, now: datetime, limit: int) -> list[Visit]:
             )
         )
     )
+    return monitored(candidates)
+
+
+def deadlines_passed(*, now: datetime, limit: int) -> list[tuple[str, int, datetime]]:
+    """Every stored deadline that opens a ladder and has passed without one, the most overdue
+    first, as (kind, id, alert time): "visit" with a visit id, "interval" with a worker id. One
+    statement, one indexed probe per kind, so that an idle sweep is cheap however much
+    history there is."""
+    visits = _visits_missed(now=now).order_by().values_list(Value("visit"), "pk", "alert_after")
+    return list(visits.union(phone_ins_passed(now=now), all=True).order_by("alert_after")[:limit])
+
+
+def missed_deadlines(*, now: datetime, limit: int, visit_ids=None) -> list[Visit]:
+    """The visits whose deadline has passed without a ladder, the most overdue first, loaded
+    for opening one (`visit_ids`: those the caller's probe found; they are checked again)."""
+    visits = _visits_missed(now=now)
+    if visit_ids is not None:
+        if not visit_ids:
+            return []
+        visits = visits.filter(pk__in=visit_ids)
     return list(
-        monitored(candidates)
-        .select_related("team__policy", "lead_worker__staff_profile", "household")
+        visits.select_related("team__policy", "lead_worker__staff_profile", "household")
         .prefetch_related("team__policy__office_hours")
         .order_by("alert_after")[:limit]
     )
