@@ -90,6 +90,8 @@ MIDDLEWARE = [
     # below the header middleware, so its JSON answers carry no-store and the policies too.
     "homevisits.errors.ApiErrorsAsJsonMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Renews a session's idle clock at most once a minute instead of writing it on every request.
+    "homevisits.middleware.SessionIdleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -225,12 +227,13 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Sessions end after this many minutes without a request.
+# Sessions end after this many minutes without a request (to within a minute: a session is
+# saved, and its expiry pushed on, at most once a minute; see SessionIdleMiddleware).
 SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
 if SESSION_IDLE_MINUTES <= 0:
     raise ImproperlyConfigured("SESSION_IDLE_MINUTES must be a positive number of minutes.")
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
 
 # Failed logins (django-axes): after 5 failures for one username from one address, that pair is
 # locked out for 15 minutes. A successful login resets the count. Both are deliberate choices:

@@ -4,6 +4,7 @@ same app's tables matched, sent as one statement on PostgreSQL (a data-modifying
 which runs once and to completion). Each has a plain fallback on other databases."""
 
 from django.db import connection
+from django.db.models import Value
 from django.db.models.sql import UpdateQuery
 
 
@@ -55,3 +56,26 @@ def update_then_insert(queryset, values: dict, obj) -> bool:
         return False
     inserted(obj, row[0])
     return True
+
+
+def scalars(**querysets) -> dict:
+    """Several queries of one value each, asked in one statement: SELECT (q1), (q2), …"""
+    parts, params = [], []
+    for name, queryset in querysets.items():
+        sql, query_params = queryset.query.sql_with_params()
+        parts.append(f"({sql}) AS {quote(name)}")
+        params += query_params
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(parts)}", params)
+        return dict(zip(querysets, cursor.fetchone(), strict=True))
+
+
+def one_value(queryset, aggregate):
+    """`queryset.aggregate(aggregate)` as a query to send within another (see scalars)."""
+    return (
+        queryset.order_by()
+        .annotate(_all=Value(1))
+        .values("_all")
+        .annotate(value=aggregate)
+        .values("value")
+    )
