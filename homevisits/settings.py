@@ -299,7 +299,7 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # Celery: the filesystem broker under var/ by default, CELERY_BROKER_URL (redis://…) in production.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 # How often beat asks the escalation sweep to look for due work.
-SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=2.0)
+SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=1.0)
 # Redis: a limit in seconds on connecting and on each command, so that a Redis that stops
 # answering fails a publish (web requests queue deliveries) or a worker's read within seconds
 # instead of hanging it.

@@ -59,6 +59,7 @@ from .ladder import (  # noqa: F401
     ladder_failures,
     ladder_postponed,
     missed_deadlines,
+    next_actions,
     open_escalation,
     open_escalation_for,
     sweep_heartbeat_age,

@@ -288,11 +288,12 @@ def phone_in_days_worked_out(*, worker_ids, day: date) -> dict[int, DayFacts]:
     }
 
 
-def phone_ins_passed(*, now: datetime):
-    """The stored phone-in deadlines (with grace) that have passed today, of workers between
-    visits who are not already being chased for them: one probe of the partial index on
-    PhoneInDay (day, alert_after). A queryset of (kind, worker id, alert_after), for the
-    sweep's one probe of every kind of deadline (selectors.deadlines_passed)."""
+def phone_ins_passed(*, now: datetime, until: datetime | None = None):
+    """The stored phone-in deadlines (with grace) that have passed today (or pass by `until`),
+    of workers between visits who are not already being chased for them: one probe of the
+    partial index on PhoneInDay (day, alert_after). A queryset of (kind, worker id,
+    alert_after), for the sweep's one probe of every kind of deadline
+    (selectors.deadlines_passed)."""
     today = timezone.localdate(now)
     start, _ = london_day_bounds(today)
     under_way = {
@@ -313,7 +314,7 @@ def phone_ins_passed(*, now: datetime):
         )
     )
     return (
-        PhoneInDay.objects.filter(day=today, alert_after__lte=now)
+        PhoneInDay.objects.filter(day=today, alert_after__lte=until or now)
         .exclude(chased)
         .exclude(at_a_visit)
         .order_by()

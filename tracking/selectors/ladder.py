@@ -35,14 +35,14 @@ def has_monitored_visits(*, team: Team, now: datetime) -> bool:
     ).exists()
 
 
-def _visits_missed(*, now: datetime) -> QuerySet:
-    """Monitored visits still out whose alert time (deadline plus grace) has passed and that
-    have no escalation for that deadline yet. The stored alert time and its partial index keep
-    visits still within their grace, and history, out of it."""
+def _visits_missed(*, now: datetime, until: datetime | None = None) -> QuerySet:
+    """Monitored visits still out whose alert time (deadline plus grace) has passed (by `until`,
+    if later than now) and that have no escalation for that deadline yet. The stored alert time
+    and its partial index keep visits still within their grace, and history, out of it."""
     candidates = Visit.objects.filter(
         status__in=OPEN_STATUSES,
         left_at__isnull=True,
-        alert_after__lte=now,
+        alert_after__lte=until or now,
         alert_after__gt=now - DEADLINE_LOOKBACK,
     ).exclude(
         Exists(
@@ -54,13 +54,18 @@ def _visits_missed(*, now: datetime) -> QuerySet:
     return monitored(candidates)
 
 
-def deadlines_passed(*, now: datetime, limit: int) -> list[tuple[str, int, datetime]]:
-    """Every stored deadline that opens a ladder and has passed without one, the most overdue
-    first, as (kind, id, alert time): "visit" with a visit id, "interval" with a worker id. One
-    statement, one indexed probe per kind, so that an idle sweep is cheap however much
-    history there is."""
-    visits = _visits_missed(now=now).order_by().values_list(Value("visit"), "pk", "alert_after")
-    return list(visits.union(phone_ins_passed(now=now), all=True).order_by("alert_after")[:limit])
+def deadlines_passed(
+    *, now: datetime, limit: int, ahead: timedelta = timedelta(0)
+) -> list[tuple[str, int, datetime]]:
+    """Every stored deadline that opens a ladder and has passed without one (or passes within
+    `ahead`), the most overdue first, as (kind, id, alert time): "visit" with a visit id,
+    "interval" with a worker id. One statement, one indexed probe per kind, so that an idle
+    sweep is cheap however much history there is."""
+    until = now + ahead
+    visits = _visits_missed(now=now, until=until).order_by()
+    visits = visits.values_list(Value("visit"), "pk", "alert_after")
+    interval = phone_ins_passed(now=now, until=until)
+    return list(visits.union(interval, all=True).order_by("alert_after")[:limit])
 
 
 def missed_deadlines(*, now: datetime, limit: int, visit_ids=None) -> list[Visit]:
@@ -80,10 +85,18 @@ def missed_deadlines(*, now: datetime, limit: int, visit_ids=None) -> list[Visit
 
 def due_escalation_ids(*, now: datetime, limit: int) -> list[tuple[int, int]]:
     """(id, step) of open escalations whose next action is due, oldest first."""
+    return [(pk, step) for pk, step, _ in next_actions(now=now, limit=limit)]
+
+
+def next_actions(
+    *, now: datetime, limit: int, ahead: timedelta = timedelta(0)
+) -> list[tuple[int, int, datetime]]:
+    """(id, step, when) of open escalations whose next action is due by now + `ahead`,
+    oldest first."""
     return list(
-        Escalation.objects.filter(closed_at__isnull=True, next_action_at__lte=now)
+        Escalation.objects.filter(closed_at__isnull=True, next_action_at__lte=now + ahead)
         .order_by("next_action_at")
-        .values_list("pk", "step")[:limit]
+        .values_list("pk", "step", "next_action_at")[:limit]
     )
 
 

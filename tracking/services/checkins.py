@@ -9,7 +9,7 @@ from django.utils import timezone
 from homevisits.models import Membership, Team
 from homevisits.people import person_name
 from homevisits.selectors import has_capability
-from homevisits.sql import insert_parts, inserted, quote, update_statement
+from homevisits.sql import insert_parts, inserted, quote
 from visits import services as visit_services
 from visits.models import Visit
 
@@ -121,10 +121,10 @@ def _insert_saying_which_ladders_are_open(
     visit's open one, and one chasing the worker for a missed phone-in. The visit's row is
     already locked by its change, so a ladder committed before this statement is seen.
 
-    `along_with` is the UPDATE of the stored phone-in deadlines, as (rows, values). On
+    `along_with` is the UPDATE of the stored phone-in deadlines, as (sql, params). On
     PostgreSQL it goes in the same statement, as a data-modifying WITH clause (run once, to
     completion, whatever the INSERT does); elsewhere it is run first."""
-    rows, values = along_with
+    update_sql, update_params = along_with
     columns, placeholders, params = insert_parts(check_in)
     escalations = quote(Escalation._meta.db_table)
     sql = (
@@ -135,12 +135,11 @@ def _insert_saying_which_ladders_are_open(
         f"AND {quote('cause')} = %s AND {quote('closed_at')} IS NULL LIMIT 1)"
     )
     params += [check_in.visit_id, check_in.worker_id, Cause.MISSED_INTERVAL]
-    if connection.vendor == "postgresql":
-        update_sql, update_params = update_statement(rows, values)
-        sql, params = f"WITH heard AS ({update_sql}) {sql}", [*update_params, *params]
-    else:
-        rows.update(**values)
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            sql, params = f"WITH heard AS ({update_sql}) {sql}", [*update_params, *params]
+        else:
+            cursor.execute(update_sql, update_params)
         cursor.execute(sql, params)
         pk, visit_ladder, interval_ladder = cursor.fetchone()
     inserted(check_in, pk)

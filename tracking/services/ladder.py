@@ -66,6 +66,9 @@ WRONG_PINS_STEP = 8
 class SweepResult:
     opened: int
     advanced: int
+    # The first deadline or step falling due within `ahead` of the sweep, if any: the caller
+    # may sweep again at that moment instead of waiting for its next turn.
+    next_due_at: datetime | None = None
 
     @property
     def found_work(self) -> bool:
@@ -83,19 +86,24 @@ def next_action_after(*, step: int, policy: TeamPolicy, base: datetime) -> datet
     return None
 
 
-def sweep(*, now: datetime, batch_size: int = SWEEP_BATCH) -> SweepResult:
+def sweep(
+    *, now: datetime, batch_size: int = SWEEP_BATCH, ahead: timedelta = timedelta(0)
+) -> SweepResult:
     """Open escalations for missed deadlines, then take every due step. Safe to run twice.
 
     With nothing due it is four statements whatever the history: one probe of the stored
     deadlines that open a ladder (a visit's, a worker's phone-in), one of the handovers, one
-    of the escalations' next steps, and the heartbeat. The caller sends the notifications
+    of the escalations' next steps, and the heartbeat. The probes also look `ahead`, so that
+    the result says when the next thing falls due. The caller sends the notifications
     afterwards (tracking.tasks.sweep queues one delivery)."""
     duties = {}  # who is on duty, per team, at this one instant
-    passed = selectors.deadlines_passed(now=now, limit=batch_size)
+    probed = selectors.deadlines_passed(now=now, limit=batch_size, ahead=ahead)
+    passed = [row for row in probed if row[2] <= now]
     opened = _open_missed(passed, now, duties, batch_size=batch_size) if passed else 0
     handovers_take(now=now)
     advanced = 0
-    due = selectors.due_escalation_ids(now=now, limit=batch_size)
+    steps = selectors.next_actions(now=now, limit=batch_size, ahead=ahead)
+    due = [(pk, step) for pk, step, at in steps if at <= now]
     if due:
         with transaction.atomic():
             for escalation_id, step in due:
@@ -112,7 +120,8 @@ def sweep(*, now: datetime, batch_size: int = SWEEP_BATCH) -> SweepResult:
                     )
                 )
     heartbeat_record(name="sweep", now=now, found=opened + advanced)
-    return SweepResult(opened=opened, advanced=advanced)
+    coming = [at for *_, at in probed + steps if at > now]
+    return SweepResult(opened=opened, advanced=advanced, next_due_at=min(coming, default=None))
 
 
 def _open_missed(passed: list, now: datetime, duties: dict, *, batch_size: int) -> int:
