@@ -85,3 +85,10 @@ class SessionIdleMiddleware:
         if session.modified or now - session.get(SESSION_RENEWED_AT, 0) >= SESSION_RENEWED_EVERY:
             session[SESSION_RENEWED_AT] = now  # saved with the session, so it says when
         return response
+
+
+def session_renewed_at_login(sender, request, user, **kwargs):
+    """Signing in saves the session: the idle clock starts then, not at the next request."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[SESSION_RENEWED_AT] = int(time.time())

@@ -139,8 +139,37 @@ def chosen_interval_on(day: date, *, worker) -> Subquery:
 
 
 def my_day_out(*, worker, now: datetime) -> WorkerDay | None:
-    days = days_out(now=now, worker=worker)
-    return next((day for day in days if day.worker.pk == worker.pk), None)
+    """The worker's day out today, if it has started and is watched, from its stored deadline
+    (PhoneInDay), and the ladder chasing them for a missed phone-in, if any: three queries,
+    however many visits. The worker's Now page asks on every refresh."""
+    today = timezone.localdate(now)
+    stored = PhoneInDay.objects.filter(
+        worker=worker, day=today, next_phone_in_at__isnull=False, starts_at__lte=now
+    ).first()
+    if stored is None:
+        return None
+    visits = list(
+        _day_visits(today)
+        .filter(_involving_any([worker.pk]))
+        .select_related("team__policy")
+        .order_by("starts_at", "pk")
+    )
+    if not visits:
+        return None
+    current = next((v for v in reversed(visits) if v.starts_at <= now), visits[0])
+    return WorkerDay(
+        worker=worker,
+        team=current.team,
+        visits=visits,
+        last_heard_at=stored.last_heard_at,
+        interval=stored.interval,
+        # At a visit (started, not closed) the visit's own deadline and ladder apply instead.
+        at_a_visit=any(v.starts_at <= now and not v.is_over for v in visits),
+        chasing=Escalation.objects.filter(
+            worker=worker, cause="interval", closed_at__isnull=True
+        ).first(),
+        grace=stored.grace,
+    )
 
 
 def attendees_of(visits: list[Visit], companions: dict) -> dict:
@@ -288,16 +317,14 @@ def phone_in_days_worked_out(*, worker_ids, day: date) -> dict[int, DayFacts]:
     }
 
 
-def phone_ins_passed(*, now: datetime, until: datetime | None = None):
-    """The stored phone-in deadlines (with grace) that have passed today (or pass by `until`),
-    of workers between visits who are not already being chased for them: one probe of the
-    partial index on PhoneInDay (day, alert_after). A queryset of (kind, worker id,
+def phone_ins_passed(*, until: datetime, now: datetime, today: date, day_starts: datetime):
+    """The stored phone-in deadlines (with grace) of `today` that have passed by `until`, of
+    workers between visits (at `now`) who are not already being chased for them: one probe of
+    the partial index on PhoneInDay (day, alert_after). A queryset of (kind, worker id,
     alert_after), for the sweep's one probe of every kind of deadline
     (selectors.deadlines_passed)."""
-    today = timezone.localdate(now)
-    start, _ = london_day_bounds(today)
     under_way = {
-        "starts_at__gte": start,
+        "starts_at__gte": day_starts,
         "starts_at__lte": now,
         "status__in": OPEN_STATUSES,
         "left_at__isnull": True,
@@ -314,7 +341,7 @@ def phone_ins_passed(*, now: datetime, until: datetime | None = None):
         )
     )
     return (
-        PhoneInDay.objects.filter(day=today, alert_after__lte=until or now)
+        PhoneInDay.objects.filter(day=today, alert_after__lte=until)
         .exclude(chased)
         .exclude(at_a_visit)
         .order_by()
@@ -328,8 +355,11 @@ def missed_intervals(*, now: datetime, limit: int, worker_ids=None) -> list[Work
     deadlines say whose (`worker_ids`, when the caller has already probed them); each of those
     days is then worked out afresh, and only that decides."""
     if worker_ids is None:
-        passed = phone_ins_passed(now=now).order_by("alert_after")[:limit]
-        worker_ids = [worker for _, worker, _ in passed]
+        today = timezone.localdate(now)
+        passed = phone_ins_passed(
+            until=now, now=now, today=today, day_starts=london_day_bounds(today)[0]
+        )
+        worker_ids = [worker for _, worker, _ in passed.order_by("alert_after")[:limit]]
     if not worker_ids:
         return []
     overdue = [

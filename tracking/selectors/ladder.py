@@ -3,9 +3,12 @@
 from datetime import datetime, timedelta
 
 from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Value
+from django.utils import timezone
 
+from homevisits.dates import london_day_bounds
 from homevisits.models import Team
 from homevisits.selectors import teams_where
+from homevisits.sql import Prepared
 from visits.models import OPEN_STATUSES, Visit
 from visits.selectors import monitored
 
@@ -35,15 +38,16 @@ def has_monitored_visits(*, team: Team, now: datetime) -> bool:
     ).exists()
 
 
-def _visits_missed(*, now: datetime, until: datetime | None = None) -> QuerySet:
-    """Monitored visits still out whose alert time (deadline plus grace) has passed (by `until`,
-    if later than now) and that have no escalation for that deadline yet. The stored alert time
-    and its partial index keep visits still within their grace, and history, out of it."""
+def _visits_missed(*, until: datetime, since: datetime) -> QuerySet:
+    """Monitored visits still out whose alert time (deadline plus grace) has passed by `until`
+    (and came after `since`, so history is never read) and that have no escalation for that
+    deadline yet. The stored alert time and its partial index keep visits still within their
+    grace, and history, out of it."""
     candidates = Visit.objects.filter(
         status__in=OPEN_STATUSES,
         left_at__isnull=True,
-        alert_after__lte=until or now,
-        alert_after__gt=now - DEADLINE_LOOKBACK,
+        alert_after__lte=until,
+        alert_after__gt=since,
     ).exclude(
         Exists(
             Escalation.objects.filter(visit=OuterRef("pk")).filter(
@@ -61,17 +65,32 @@ def deadlines_passed(
     `ahead`), the most overdue first, as (kind, id, alert time): "visit" with a visit id,
     "interval" with a worker id. One statement, one indexed probe per kind, so that an idle
     sweep is cheap however much history there is."""
-    until = now + ahead
-    visits = _visits_missed(now=now, until=until).order_by()
+    today = timezone.localdate(now)
+    return _DEADLINES_PASSED(
+        until=now + ahead,
+        since=now - DEADLINE_LOOKBACK,
+        now=now,
+        today=today,
+        day_starts=london_day_bounds(today)[0],
+        limit=limit,
+    )
+
+
+def _deadlines_passed(*, until, since, now, today, day_starts, limit):
+    visits = _visits_missed(until=until, since=since).order_by()
     visits = visits.values_list(Value("visit"), "pk", "alert_after")
-    interval = phone_ins_passed(now=now, until=until)
-    return list(visits.union(interval, all=True).order_by("alert_after")[:limit])
+    interval = phone_ins_passed(until=until, now=now, today=today, day_starts=day_starts)
+    return visits.union(interval, all=True).order_by("alert_after")[:limit]
+
+
+# Built once: the sweep asks every second, and building it took longer than running it.
+_DEADLINES_PASSED = Prepared(_deadlines_passed, types={2: "datetime"})
 
 
 def missed_deadlines(*, now: datetime, limit: int, visit_ids=None) -> list[Visit]:
     """The visits whose deadline has passed without a ladder, the most overdue first, loaded
     for opening one (`visit_ids`: those the caller's probe found; they are checked again)."""
-    visits = _visits_missed(now=now)
+    visits = _visits_missed(until=now, since=now - DEADLINE_LOOKBACK)
     if visit_ids is not None:
         if not visit_ids:
             return []
@@ -93,11 +112,17 @@ def next_actions(
 ) -> list[tuple[int, int, datetime]]:
     """(id, step, when) of open escalations whose next action is due by now + `ahead`,
     oldest first."""
-    return list(
-        Escalation.objects.filter(closed_at__isnull=True, next_action_at__lte=now + ahead)
+    return _NEXT_ACTIONS(until=now + ahead, limit=limit)
+
+
+_NEXT_ACTIONS = Prepared(
+    lambda *, until, limit: (
+        Escalation.objects.filter(closed_at__isnull=True, next_action_at__lte=until)
         .order_by("next_action_at")
         .values_list("pk", "step", "next_action_at")[:limit]
-    )
+    ),
+    types={2: "datetime"},
+)
 
 
 def open_escalation(*, visit: Visit) -> Escalation | None:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from homevisits.models import TeamPolicy
 from homevisits.people import Contact
+from homevisits.sql import quote
 from visits import services as visit_services
 from visits.models import Visit
 
@@ -222,10 +223,19 @@ def _alert_time(visit: Visit) -> datetime:
 
 
 def heartbeat_record(*, name: str, now: datetime, found: int = 0) -> None:
-    """One UPDATE on every run but the first."""
-    values = {"last_run_at": now, "last_found": found}
-    if not Heartbeat.objects.filter(name=name).update(**values):
-        Heartbeat.objects.update_or_create(name=name, defaults=values)
+    """One UPDATE on every run but the first (written out: the sweep runs every second)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(Heartbeat._meta.db_table)} "
+            f"SET {quote('last_run_at')} = %s, {quote('last_found')} = %s "
+            f"WHERE {quote('name')} = %s",
+            [connection.ops.adapt_datetimefield_value(now), found, name],
+        )
+        if cursor.rowcount:
+            return
+    Heartbeat.objects.update_or_create(
+        name=name, defaults={"last_run_at": now, "last_found": found}
+    )
 
 
 def escalation_open(
