@@ -58,6 +58,22 @@ def _measure_templates_as_production_renders_them():
     Template._render = _TestState.saved_data.template_render
 
 
+def statements(action):
+    """(what `action` returns, how many SQL statements it sent), counted as the tests count
+    them (connection.queries, BEGIN and COMMIT included), however many there are."""
+    from collections import deque
+
+    from django.db import connection
+
+    saved, connection.queries_log = connection.queries_log, deque(maxlen=10_000_000)
+    forced, connection.force_debug_cursor = connection.force_debug_cursor, True
+    try:
+        result = action()
+        return result, len(connection.queries_log)
+    finally:
+        connection.queries_log, connection.force_debug_cursor = saved, forced
+
+
 def timed_ms(action, *, repeat: int, warmup: int = 3) -> list[float]:
     for _ in range(warmup):
         action()

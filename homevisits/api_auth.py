@@ -29,7 +29,9 @@ class BearerToken(HttpBearer):
         try:
             if len(token) > MAX_TOKEN_LENGTH:
                 raise ApiTokenRefused("This API token is not recognised.")
-            api_token = services.api_token_authenticate(raw_token=token, now=timezone.now())
+            api_token = services.api_token_authenticate(
+                raw_token=token, now=timezone.now(), found=_found_earlier(request, token)
+            )
         except ApiTokenRefused as refusal:
             raise HttpError(401, str(refusal)) from None
         if not token_reaches(api_token, request):
@@ -59,6 +61,13 @@ def _endpoint_name(request) -> str:
         return ""
 
 
+def _found_earlier(request, raw_token: str) -> ApiToken | None:
+    """The token api_caller found for this very request, if it looked (a write sent with an
+    Idempotency-Key): looking it up again would cost a second read."""
+    found = getattr(request, "_api_token_found", None)
+    return found[1] if found is not None and found[0] == raw_token else None
+
+
 def api_caller(request):
     """Who the API will take the caller to be, in the routers' order (the token, then the
     session), without noting the token's use: for the middleware that runs before them. None
@@ -72,5 +81,6 @@ def api_caller(request):
             api_token = api_token_in_force(raw_token=token, now=timezone.now())
         except ApiTokenRefused:
             return None
+        request._api_token_found = (token, api_token)
         return api_token.user if token_reaches(api_token, request) else None
     return request.user if request.user.is_authenticated else None

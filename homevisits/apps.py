@@ -8,7 +8,12 @@ class HomevisitsConfig(AppConfig):
     verbose_name = "Organisation"
 
     def ready(self):
+        from django.contrib.auth.signals import user_logged_in
+
+        from .middleware import session_renewed_at_login
+
         pre_migrate.connect(lift_statement_timeout, sender=self)
+        user_logged_in.connect(session_renewed_at_login, dispatch_uid="session_renewed_at_login")
 
 
 def lift_statement_timeout(*, using, **kwargs):

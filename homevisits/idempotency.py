@@ -15,12 +15,13 @@ import secrets
 
 from django.conf import settings
 from django.contrib import messages
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils import timezone
 
 from .api_auth import api_caller
 from .models import SubmissionKey
+from .sql import insert_parts, inserted, quote
 
 FORM_FIELD = "submission_key"
 API_HEADER = "Idempotency-Key"
@@ -85,16 +86,11 @@ class SubmissionKeyMiddleware:
 
     def _once(self, request, *, user, key: str, is_api: bool):
         request_hash = _request_hash(request, is_api)
-        stored = SubmissionKey.objects.filter(user=user, key=key).first()
-        if stored is not None:
-            return self._repeat(request, stored, request_hash, is_api)
         with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    claim = SubmissionKey.objects.create(
-                        user=user, key=key, request_hash=request_hash, created_at=timezone.now()
-                    )
-            except IntegrityError:  # a first request with this key committed meanwhile
+            claim = SubmissionKey(
+                user=user, key=key, request_hash=request_hash, created_at=timezone.now()
+            )
+            if not _claim(claim):  # this key was used before, or a first request just was
                 stored = SubmissionKey.objects.get(user=user, key=key)
                 return self._repeat(request, stored, request_hash, is_api)
             response = self.get_response(request)
@@ -117,6 +113,24 @@ class SubmissionKeyMiddleware:
             )
         # A form sent back with changes (the browser's Back button) is a new request.
         return self.get_response(request)
+
+
+def _claim(claim: SubmissionKey) -> bool:
+    """Insert the key's row unless it exists, in one statement: True if this request claimed
+    it. On PostgreSQL a first request with the same key still running makes this wait for
+    it, as a unique index does; if that one commits, this one is a repeat."""
+    columns, placeholders, params = insert_parts(claim)
+    sql = (
+        f"INSERT INTO {columns} VALUES ({placeholders}) "
+        f"ON CONFLICT ({quote('user_id')}, {quote('key')}) DO NOTHING RETURNING {quote('id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    inserted(claim, row[0])
+    return True
 
 
 def _request_hash(request, is_api: bool) -> str:

@@ -1,5 +1,7 @@
-"""Managers and designated persons finish signing in with a second factor before anything else."""
+"""Managers and designated persons finish signing in with a second factor before anything else;
+no answer is kept by a browser or proxy; and a session's idle clock is renewed cheaply."""
 
+import time
 from urllib.parse import urlencode
 
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
@@ -87,3 +89,37 @@ class AppShellMiddleware:
                 match = resolve(reverse(name))
                 self._views[reverse(name)] = match.func
         return self._views
+
+
+# How often a session in use is saved, and so its expiry pushed on (seconds).
+SESSION_RENEWED_EVERY = 60
+SESSION_RENEWED_AT = "_renewed_at"
+
+
+class SessionIdleMiddleware:
+    """Sessions end SESSION_IDLE_MINUTES after the last request. Saving the session on every
+    request (SESSION_SAVE_EVERY_REQUEST) would do that exactly, but cost the board's 5-second
+    poll a write each time. Here a session is saved, and its expiry pushed on, when the last
+    save is a minute old or more: it ends between SESSION_IDLE_MINUTES less one minute and
+    SESSION_IDLE_MINUTES after the last request. Goes just below SessionMiddleware, which
+    saves a session marked as changed."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is None or session.is_empty():
+            return response  # signed out, or never signed in: nothing to keep alive
+        now = int(time.time())
+        if session.modified or now - session.get(SESSION_RENEWED_AT, 0) >= SESSION_RENEWED_EVERY:
+            session[SESSION_RENEWED_AT] = now  # saved with the session, so it says when
+        return response
+
+
+def session_renewed_at_login(sender, request, user, **kwargs):
+    """Signing in saves the session: the idle clock starts then, not at the next request."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[SESSION_RENEWED_AT] = int(time.time())

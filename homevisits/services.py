@@ -400,11 +400,14 @@ def user_secrets_revoke(*, user, now: datetime) -> dict[str, int]:
 TOKEN_USE_NOTED_EVERY = timedelta(minutes=1)
 
 
-def api_token_authenticate(*, raw_token: str, now: datetime) -> ApiToken:
+def api_token_authenticate(
+    *, raw_token: str, now: datetime, found: ApiToken | None = None
+) -> ApiToken:
     """The token in force, with its user, its use noted; selectors.ApiTokenRefused says why
     not (unknown, revoked, expired, or its owner deactivated or gone from their teams). One
-    read, and a single-statement write at most once a minute: no transaction is needed."""
-    token = selectors.api_token_in_force(raw_token=raw_token, now=now)
+    read (none if the caller `found` it in force earlier in the same request), and a
+    single-statement write at most once a minute: no transaction is needed."""
+    token = found or selectors.api_token_in_force(raw_token=raw_token, now=now)
     if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_NOTED_EVERY:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token

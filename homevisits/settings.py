@@ -93,6 +93,8 @@ MIDDLEWARE = [
     # The service worker, manifest and offline page, answered without loading the session.
     "homevisits.middleware.AppShellMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Renews a session's idle clock at most once a minute instead of writing it on every request.
+    "homevisits.middleware.SessionIdleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -124,7 +126,12 @@ HEALTH_CHECKS = {
 TEAM_POLICY_FOLLOWERS = [
     "visits.services.visit_alerts_follow_policy",
     "visits.outlook.outlook_events_follow_policy",
+    "tracking.services.phone_in_days_follow_policy",
 ]
+# Called by visits' services when visits are booked, changed, cancelled or finished, and by
+# riskassess when a household's risk is decided: tracking keeps each worker's next phone-in.
+VISIT_FOLLOWERS = ["tracking.services.phone_in_days_follow_visits"]
+RISK_DECISION_FOLLOWERS = ["tracking.services.phone_in_days_follow_household"]
 # Services of higher apps that revoke a person's secrets (calendar feeds), called by
 # homevisits.services.user_secrets_revoke with `user` and `now` in the same transaction as the
 # person's API tokens; each returns {"what it revoked": count}.
@@ -235,12 +242,13 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Sessions end after this many minutes without a request.
+# Sessions end after this many minutes without a request (to within a minute: a session is
+# saved, and its expiry pushed on, at most once a minute; see SessionIdleMiddleware).
 SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
 if SESSION_IDLE_MINUTES <= 0:
     raise ImproperlyConfigured("SESSION_IDLE_MINUTES must be a positive number of minutes.")
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
 
 # Failed logins (django-axes): after 5 failures for one username from one address, that pair is
 # locked out for 15 minutes. A successful login resets the count. Both are deliberate choices:
@@ -359,7 +367,7 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # Celery: the filesystem broker under var/ by default, CELERY_BROKER_URL (redis://…) in production.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 # How often beat asks the escalation sweep to look for due work.
-SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=2.0)
+SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=1.0)
 # Redis: a limit in seconds on connecting and on each command, so that a Redis that stops
 # answering fails a publish (web requests queue deliveries) or a worker's read within seconds
 # instead of hanging it.
@@ -399,6 +407,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "visits.tasks.outlook_sync",
         "schedule": env.float("OUTLOOK_SYNC_INTERVAL_SECONDS", default=5.0),
     },
+    # A safety net under the stored phone-in deadlines: today's worked out afresh, and any
+    # difference stored and logged as an error.
+    "phone-ins": {"task": "tracking.tasks.phone_ins_reconcile", "schedule": 300.0},
     # Once a day, at a quiet hour (UTC), delete or anonymise what the retention schedule says
     # has expired.
     "retention": {"task": "homevisits.tasks.retention", "schedule": crontab(hour=2, minute=30)},

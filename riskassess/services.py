@@ -8,10 +8,12 @@ never overwrite each other: the second is told who decided first.
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from homevisits.dates import add_months
 from homevisits.models import Role, Team
@@ -234,7 +236,7 @@ def risk_assessment_sign_off(
             to=AssessmentStatus.SUPERSEDED,
             comment=f"Superseded by version {assessment.version}.",
         )
-    return _change_status(
+    signed_off = _change_status(
         assessment,
         actor=manager,
         at=now,
@@ -244,6 +246,17 @@ def risk_assessment_sign_off(
         decided_at=now,
         decision_comment=comment,
     )
+    risk_decision_followers_update(household=signed_off.household)
+    return signed_off
+
+
+def risk_decision_followers_update(*, household: Household) -> None:
+    """Apps above this one keep values derived from whether a household is high risk (tracking
+    stores the phone-in deadlines of days with a monitored visit). Listed in
+    settings.RISK_DECISION_FOLLOWERS, because this app may not import them, and called in the
+    same transaction as the sign-off that changed it."""
+    for dotted_path in settings.RISK_DECISION_FOLLOWERS:
+        import_string(dotted_path)(household=household)
 
 
 @transaction.atomic

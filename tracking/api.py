@@ -120,8 +120,7 @@ def check_in(request, visit_id: DatabaseId, payload: CheckInIn):
         return Status(403, {"detail": str(error), "errors": {}})
     except ValidationError as error:
         return _not_recorded(error)
-    visit.refresh_from_db()
-    recorded = {
+    recorded = {  # the service has brought `visit` up to date
         "id": check_in.pk,
         "visit_id": visit.pk,
         "kind": check_in.kind,

@@ -525,6 +525,53 @@ class DayOutInterval(models.Model):
         return f"{self.worker} every {self.interval} on {self.day}"
 
 
+class PhoneInDay(models.Model):
+    """A worker's day out with interval phone-ins, and its next phone-in deadline, stored: so
+    that the sweep finds a missed phone-in with one indexed probe (like Visit.alert_after)
+    instead of working out everyone's day from their visits, check-ins and ladders each time.
+
+    One row per worker and London day on which they have a visit of a team with phone-in
+    intervals (cancelled ones aside). The services that change what a day is made of keep it:
+    booking, changing or cancelling a visit, a visit's outcome, a risk decision and the team's
+    policy (through their apps' follower settings), a check-in, a ladder closing and a chosen
+    interval (services/phone_ins.py). Its value always equals what
+    selectors.phone_in_days_worked_out() works out afresh; the property test checks that."""
+
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    starts_at = models.DateTimeField(help_text="When the day's first visit starts.")
+    # The day is over once its last visit is (left safely, back at the office, or finished).
+    last_visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="+")
+    last_heard_at = models.DateTimeField(
+        help_text="The latest word from the worker that day: a check-in or a ladder closed "
+        "(never before the day starts)."
+    )
+    interval = models.DurationField(
+        help_text="The shortest interval of the day's teams, or the worker's own shorter one."
+    )
+    grace = models.DurationField(help_text="The shortest grace period of the day's teams.")
+    # Empty when there is nothing to phone in for: the day is over, or nothing on it is
+    # monitored and the team does not ask everyone to phone in.
+    next_phone_in_at = models.DateTimeField(null=True, blank=True)
+    # next_phone_in_at plus the grace period: when the sweep opens a ladder for it.
+    alert_after = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["worker", "day"], name="one_phone_in_day_per_worker")
+        ]
+        indexes = [
+            models.Index(
+                fields=["day", "alert_after"],
+                condition=Q(alert_after__isnull=False),
+                name="phone_in_due_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.worker} out on {self.day}"
+
+
 class Handover(models.Model):
     """At the close of office hours, monitoring of everyone still out passes to the
     out-of-hours manager on the rota; once per team and day."""

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.paginator import Page, Paginator
 from django.db.models import (
     BooleanField,
     Count,
@@ -19,6 +20,7 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Value,
 )
 from django.utils import timezone
 
@@ -31,12 +33,15 @@ from riskassess.selectors import flagged
 from . import compliance
 from .compliance import CaseFacts, HomeVisit, Requirement, Status, VariationFacts
 from .models import (
+    AddressChange,
+    AssetPlusReview,
     CalendarFeed,
     OutlookCalendar,
     OutlookEventSync,
     SupervisedCase,
     SyncStatus,
     Variation,
+    VariationKind,
     Visit,
     VisitChange,
     VisitStatus,
@@ -319,47 +324,148 @@ class BoardRow:
     requirement: Requirement
 
 
+# Rows per page in each of the board's lists.
+BOARD_PAGE_SIZE = 50
+BOARD_LISTS = ("overdue", "due_soon", "cases")
+
+
 @dataclass
 class ComplianceBoard:
-    overdue: list[BoardRow] = field(default_factory=list)
-    due_soon: list[BoardRow] = field(default_factory=list)
-    reviews_due: list[CaseCompliance] = field(default_factory=list)
-    every_case: list[CaseCompliance] = field(default_factory=list)
+    """The board's lists, each a page (django.core.paginator.Page) of its own: `overdue` and
+    `due_soon` of BoardRow, `every_case` of CaseCompliance, soonest due first (every case by
+    reference). Variations due for review are few, and all shown."""
+
+    overdue: Page
+    due_soon: Page
+    every_case: Page
+    reviews_due: list = field(default_factory=list)
     case_count: int = 0
+
+
+CASE_FACTS = [
+    "order_type",
+    "rosh",
+    "saw",
+    "child_protection_plan",
+    "assessment_starts_on",
+    "assessment_ends_on",
+    "released_on",
+]
+
+
+def compliance_board(
+    *,
+    team: Team,
+    today: date,
+    case_manager_id: int | None = None,
+    pages: dict | None = None,
+    per_page: int = BOARD_PAGE_SIZE,
+) -> ComplianceBoard:
+    """Overdue first, then due within the week, then variations due for review, then every
+    open case with its next visit due; each list paginated (`pages`: "overdue", "due_soon" and
+    "cases" → page number). Every case's requirements are worked out in one pass over plain
+    values (the cases, their reviews and moves, variations and home visits: four queries), and
+    only the cases shown are loaded as models (one more, and one for their variations)."""
+    cases = open_cases(team=team, today=today)
+    if case_manager_id is not None:
+        cases = cases.filter(case_manager_id=case_manager_id)
+    facts, households = _board_facts(cases)
+    visits = home_visits_by_household(household_ids=set(households.values()), today=today)
+    overdue, due_soon, every_case, reviews_due = [], [], [], []
+    for case_id, case_facts in facts.items():
+        found = compliance.requirements(case_facts, visits=visits[households[case_id]], today=today)
+        result = CaseCompliance(
+            case=case_id,
+            requirements=found,
+            variation=case_facts.variation,
+            variation_review_due=compliance.review_due(case_facts.variation, today=today),
+        )
+        every_case.append(result)
+        for requirement in found:
+            if requirement.status == Status.OVERDUE:
+                overdue.append(BoardRow(case_id, requirement))
+            elif requirement.status == Status.DUE_SOON:
+                due_soon.append(BoardRow(case_id, requirement))
+        if result.variation_review_due:
+            reviews_due.append(result)
+    overdue.sort(key=lambda row: row.requirement.due_on)  # stable: by reference within a day
+    due_soon.sort(key=lambda row: row.requirement.due_on)
+    reviews_due.sort(key=lambda result: result.variation.review_on)
+    pages = pages or {}
+    board = ComplianceBoard(
+        overdue=Paginator(overdue, per_page).get_page(pages.get("overdue")),
+        due_soon=Paginator(due_soon, per_page).get_page(pages.get("due_soon")),
+        every_case=Paginator(every_case, per_page).get_page(pages.get("cases")),
+        reviews_due=reviews_due,
+        case_count=len(facts),
+    )
+    _load_shown(board)
+    return board
+
+
+def _board_facts(cases: QuerySet) -> tuple[dict[int, CaseFacts], dict[int, int]]:
+    """case id → its facts, in reference order, and case id → its household: three queries of
+    plain values for any number of cases (the cases; their reviews and moves; variations)."""
+    rows = list(cases.order_by("reference", "pk").values("pk", "household_id", *CASE_FACTS))
+    ids = [row["pk"] for row in rows]
+    dates = {"review": defaultdict(list), "move": defaultdict(list)}
+    reviews = (
+        AssetPlusReview.objects.filter(case_id__in=ids)
+        .order_by()
+        .values_list(Value("review"), "case_id", "review_on")
+    )
+    moves = (
+        AddressChange.objects.filter(case_id__in=ids)
+        .order_by()
+        .values_list(Value("move"), "case_id", "moved_on")
+    )
+    for kind, case_id, day in reviews.union(moves, all=True):
+        dates[kind][case_id].append(day)
+    reviews, moves = dates["review"], dates["move"]
+    in_force = Variation.objects.filter(case_id__in=ids, ended_on__isnull=True)
+    variations = {
+        values.pop("case_id"): BoardVariation(**values)
+        for values in in_force.values(
+            "case_id", "pk", "kind", "review_on", "every_months", "arrangement"
+        )
+    }
+    facts = {
+        row["pk"]: CaseFacts(
+            **{name: row[name] for name in CASE_FACTS},
+            reviews=tuple(reviews[row["pk"]]),
+            moves=tuple(moves[row["pk"]]),
+            variation=variations.get(row["pk"]),
+        )
+        for row in rows
+    }
+    return facts, {row["pk"]: row["household_id"] for row in rows}
+
+
+@dataclass(frozen=True)
+class BoardVariation(VariationFacts):
+    """A variation in force, as the board's rules read it and its rows show it."""
+
+    pk: int = 0
+
+    def get_kind_display(self) -> str:
+        return VariationKind(self.kind).label
+
+
+def _load_shown(board: ComplianceBoard) -> None:
+    """Swap the case ids of the rows on show for the cases themselves: one query."""
+    rows = [*board.overdue, *board.due_soon, *board.every_case, *board.reviews_due]
+    ids = {row.case for row in rows if not isinstance(row.case, SupervisedCase)}
+    cases = SupervisedCase.objects.filter(pk__in=ids).select_related("case_manager")
+    by_pk = {case.pk: case for case in cases}
+    for row in rows:
+        if not isinstance(row.case, SupervisedCase):
+            row.case = by_pk[row.case]
 
 
 def open_cases(*, team: Team, today: date) -> QuerySet:
     return SupervisedCase.objects.filter(team=team).filter(
         Q(closed_on__isnull=True) | Q(closed_on__gt=today)
     )
-
-
-def compliance_board(*, team: Team, today: date, case_manager_id: int | None = None):
-    """Overdue first, then due within the week, then variations due for review, then every
-    open case with its next visit due: 5 queries."""
-    cases = open_cases(team=team, today=today)
-    if case_manager_id is not None:
-        cases = cases.filter(case_manager_id=case_manager_id)
-    cases = list(_with_facts(cases))
-    visits = home_visits_by_household(
-        household_ids={case.household_id for case in cases}, today=today
-    )
-    board = ComplianceBoard(case_count=len(cases))
-    for case in cases:
-        result = _compliance(case, visits[case.household_id], today)
-        board.every_case.append(result)
-        for requirement in result.requirements:
-            if requirement.status == Status.OVERDUE:
-                board.overdue.append(BoardRow(case, requirement))
-            elif requirement.status == Status.DUE_SOON:
-                board.due_soon.append(BoardRow(case, requirement))
-        if result.variation_review_due:
-            board.reviews_due.append(result)
-    board.overdue.sort(key=lambda row: (row.requirement.due_on, row.case.reference))
-    board.due_soon.sort(key=lambda row: (row.requirement.due_on, row.case.reference))
-    board.reviews_due.sort(key=lambda result: (result.variation.review_on, result.case.reference))
-    board.every_case.sort(key=lambda result: result.case.reference)
-    return board
 
 
 def team_compliance_history(

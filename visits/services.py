@@ -10,13 +10,15 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import DurationField, F, Q, Value
+from django.db.models import DurationField, Exists, F, OuterRef, Q, Value
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from homevisits.models import Role, Team, TeamKind, TeamPolicy
 from homevisits.people import person_name
 from homevisits.phone import normalise_uk_phone
 from homevisits.selectors import has_capability, role_in
+from homevisits.sql import update_then_insert
 from homevisits.tokens import new_secret_token
 from riskassess.models import AssessmentStatus, Household, HouseholdStatus
 from riskassess.selectors import is_flagged, requires_second_person
@@ -360,10 +362,14 @@ def _apply(visit: Visit, details: VisitDetails, now: datetime) -> None:
 
 
 def _set_deadline(visit: Visit, due_at: datetime, *, grace: timedelta) -> None:
+    for name, value in _deadline(due_at, grace=grace).items():
+        setattr(visit, name, value)
+
+
+def _deadline(due_at: datetime, *, grace: timedelta) -> dict:
     """The deadline tracking watches, and when its ladder starts: every change of either goes
     through here, so the sweep's stored alert time never drifts from the deadline."""
-    visit.due_at = due_at
-    visit.alert_after = due_at + grace
+    return {"due_at": due_at, "alert_after": due_at + grace}
 
 
 @transaction.atomic
@@ -397,6 +403,7 @@ def visit_book(*, details: VisitDetails, booked_by, now: datetime) -> BookingRes
     if override_note:
         _log(visit, booked_by, now, override_note)
     visit_outlook_events_follow(visit=visit, now=now)
+    visit_followers_update(visit=visit, staff={person.pk for person in details.accompanying})
     return BookingResult(visit=visit, warnings=check.warnings)
 
 
@@ -429,6 +436,7 @@ def visit_update(*, visit: Visit, details: VisitDetails, actor, now: datetime) -
     _raise_if_refused(check)
     before = {name: getattr(visit, name) for name in TRACKED_FIELDS}
     staff_before = set(visit.accompanying.values_list("pk", flat=True))
+    day_before = (staff_before | {visit.lead_worker_id}, timezone.localdate(visit.starts_at))
     _apply(visit, details, now)
     override_note = _apply_second_person_override(visit, check, actor, now)
     visit.full_clean(exclude=[*NOT_CLEANED])
@@ -445,6 +453,9 @@ def visit_update(*, visit: Visit, details: VisitDetails, actor, now: datetime) -
     if changed:
         _log(visit, actor, now, "Changed " + ", ".join(changed))
         visit_outlook_events_follow(visit=visit, now=now)
+        visit_followers_update(
+            visit=visit, staff={person.pk for person in details.accompanying}, before=day_before
+        )
     if override_note:
         _log(visit, actor, now, override_note)
     return BookingResult(visit=visit, warnings=check.warnings)
@@ -468,6 +479,7 @@ def visit_cancel(*, visit: Visit, actor, reason: str, now: datetime) -> Visit:
     visit.save()
     _log(visit, actor, now, f"Cancelled: {visit.status_reason}")
     visit_outlook_events_follow(visit=visit, now=now)
+    visit_followers_update(visit=visit)
     return visit
 
 
@@ -510,6 +522,7 @@ def visit_record_outcome(
     if visit.rescheduled:
         summary += ", to be rescheduled"
     _log(visit, actor, now, summary[:500])
+    visit_followers_update(visit=visit)
     return visit
 
 
@@ -553,11 +566,27 @@ def visit_go_ahead_refuse(*, visit: Visit, actor, reason: str, now: datetime) ->
     visit.save(update_fields=["status", "status_reason", "sequence", "updated_at"])
     _log(visit, actor, now, f"Go-ahead refused: {reason.strip()}")
     visit_outlook_events_follow(visit=visit, now=now)
+    visit_followers_update(visit=visit)
     return visit
 
 
 def _log(visit: Visit, actor, at: datetime, summary: str) -> None:
     VisitChange.objects.create(visit=visit, actor=actor, at=at, summary=summary[:500])
+
+
+def visit_followers_update(*, visit: Visit, staff: set | None = None, before=None) -> None:
+    """Apps above this one keep values derived from who is out on which day (tracking stores
+    each worker's next phone-in deadline). They are listed in settings.VISIT_FOLLOWERS, because
+    this app may not import them, and called in the same transaction as the change, with the
+    people on the visit and its day, now and `before` it changed ((people, day))."""
+    if staff is None:
+        staff = set(visit.accompanying.values_list("pk", flat=True))
+    people, days = staff | {visit.lead_worker_id}, {timezone.localdate(visit.starts_at)}
+    if before is not None:
+        people |= before[0]
+        days.add(before[1])
+    for dotted_path in settings.VISIT_FOLLOWERS:
+        import_string(dotted_path)(worker_ids=people, days=days)
 
 
 # Calendar feeds: secret links for Outlook, shown once and stored hashed.
@@ -635,10 +664,38 @@ def details_of(visit: Visit) -> VisitDetails:
 
 
 # Facts reported by check-ins (tracking calls these; visits knows nothing of tracking).
+#
+# A check-in is the hottest write there is, so each of these first tries a compare-and-set on
+# what the caller read (one UPDATE that also takes the row's lock); only if the visit changed
+# meanwhile does it lock the row, read it again and decide. They never open a savepoint of
+# their own: they run inside the check-in's transaction, and an error rolls all of it back.
+
+AWAITS_GO_AHEAD = Q(kind=VisitKind.UNSCHEDULED, status=VisitStatus.BOOKED) & Q(
+    risk_recheck_confirmed_at__isnull=True
+)
 
 
-@transaction.atomic
+def _set_if_unchanged(visit: Visit, expected: Q, changes: dict, *, log: tuple) -> bool:
+    """Write `changes` and the history line `log` (actor, at, summary) if the row still
+    matches `expected`: one statement on PostgreSQL. On success the caller's copy gets the
+    changes too."""
+    actor, at, summary = log
+    line = VisitChange(visit=visit, actor=actor, at=at, summary=summary[:500])
+    if not update_then_insert(Visit.objects.filter(expected, pk=visit.pk), changes, line):
+        return False
+    for name, value in changes.items():
+        setattr(visit, name, value)
+    return True
+
+
+@transaction.atomic(savepoint=False)
 def visit_arrive(*, visit: Visit, actor, now: datetime) -> Visit:
+    if visit.arrived_at is None and visit.is_open and not visit.awaits_go_ahead:
+        status = VisitStatus.IN_PROGRESS if visit.status == VisitStatus.BOOKED else visit.status
+        unchanged = Q(arrived_at__isnull=True, status=visit.status) & ~AWAITS_GO_AHEAD
+        changes = {"status": status, "arrived_at": now, "updated_at": now}
+        if _set_if_unchanged(visit, unchanged, changes, log=(actor, now, "Arrived")):
+            return visit
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
     if visit.arrived_at is not None:  # a repeat: already recorded
         return visit
@@ -654,13 +711,19 @@ def visit_arrive(*, visit: Visit, actor, now: datetime) -> Visit:
     return visit
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def visit_leave(
     *, visit: Visit, actor, now: datetime, summary: str = "Left safely", back_at_office=False
 ) -> Visit:
     """The worker is accounted for: left_at ends tracking. A worker returning to the office is
     only accounted for on arrival there, so leaving the household is noted and tracking goes on
     until the return time."""
+    goes_on = visit.after_plan == AfterVisitPlan.RETURN_TO_OFFICE and not back_at_office
+    if visit.left_at is None and not goes_on:
+        unchanged = Q(left_at__isnull=True, after_plan=visit.after_plan)
+        changes = {"left_at": now, "updated_at": now}
+        if _set_if_unchanged(visit, unchanged, changes, log=(actor, now, summary)):
+            return visit
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
     if visit.after_plan == AfterVisitPlan.RETURN_TO_OFFICE and not back_at_office:
         _log(visit, actor, now, f"{summary}; tracked until back at the office")
@@ -672,30 +735,66 @@ def visit_leave(
     return visit
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def visit_extend(*, visit: Visit, actor, new_end: datetime, reason: str, now: datetime) -> Visit:
     """A new expected finish: the guidance's "phone the office with a new finish time"."""
+    changes = None
+    if Visit.team.is_cached(visit) and visit.is_open and visit.left_at is None:
+        # Worked out from the caller's copy, and written only if the row still matches it
+        # (a refusal is left to the locked read below, which sees the visit as it is).
+        try:
+            changes = _extension(visit, new_end, now, grace=visit.team.policy.grace_period)
+        except ValidationError:
+            changes = None
+    if changes is not None:
+        unchanged = Q(
+            status=visit.status,
+            left_at__isnull=True,
+            starts_at=visit.starts_at,
+            ends_at=visit.ends_at,
+            return_by=visit.return_by,
+            sequence=visit.sequence,
+        ) & Exists(
+            TeamPolicy.objects.filter(
+                team_id=OuterRef("team_id"), grace_period=visit.team.policy.grace_period
+            )
+        )
+        log = (actor, now, _extension_summary(new_end, reason))
+        if _set_if_unchanged(visit, unchanged, {**changes, "updated_at": now}, log=log):
+            visit_outlook_events_follow(visit=visit, now=now)
+            return visit
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
     if not visit.is_open or visit.left_at is not None:
         raise ValidationError("This visit is over: it cannot be extended.")
+    grace = TeamPolicy.objects.values_list("grace_period", flat=True).get(team_id=visit.team_id)
+    for name, value in _extension(visit, new_end, now, grace=grace).items():
+        setattr(visit, name, value)
+    visit.save(
+        update_fields=["ends_at", "return_by", "due_at", "alert_after", "sequence", "updated_at"]
+    )
+    _log(visit, actor, now, _extension_summary(new_end, reason))
+    visit_outlook_events_follow(visit=visit, now=now)
+    return visit
+
+
+def _extension(visit: Visit, new_end: datetime, now: datetime, *, grace: timedelta) -> dict:
+    """The fields an extension to `new_end` changes; ValidationError if it cannot be."""
     if new_end <= max(now, visit.starts_at):
         raise ValidationError({"new_end": "The new finish time must be later than now."})
     if new_end - visit.starts_at > MAX_DURATION:
         raise ValidationError({"new_end": "A visit can last at most 12 hours."})
     shift = new_end - visit.ends_at
-    visit.ends_at = new_end
-    if visit.return_by is not None:
-        visit.return_by += shift
-    grace = TeamPolicy.objects.values_list("grace_period", flat=True).get(team_id=visit.team_id)
-    _set_deadline(visit, visit.return_by or visit.ends_at, grace=grace)
-    visit.sequence += 1
-    visit.save(
-        update_fields=["ends_at", "return_by", "due_at", "alert_after", "sequence", "updated_at"]
-    )
-    local = timezone.localtime(new_end)
-    _log(visit, actor, now, f"Extended to {local:%H:%M}" + (f": {reason}" if reason else ""))
-    visit_outlook_events_follow(visit=visit, now=now)
-    return visit
+    return_by = visit.return_by + shift if visit.return_by is not None else None
+    return {
+        "ends_at": new_end,
+        "return_by": return_by,
+        **_deadline(return_by or new_end, grace=grace),
+        "sequence": visit.sequence + 1,
+    }
+
+
+def _extension_summary(new_end: datetime, reason: str) -> str:
+    return f"Extended to {timezone.localtime(new_end):%H:%M}" + (f": {reason}" if reason else "")
 
 
 # Youth justice: supervised cases and their visit-frequency facts. The rules that turn these facts

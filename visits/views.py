@@ -520,10 +520,15 @@ def _int_param(request, name) -> int | None:
     return int(value) if value.isdigit() and len(value) < 10 else None
 
 
+# The board's lists, each paginated by its own query parameter.
+BOARD_PAGE_PARAMETERS = {"overdue": "overdue_page", "due_soon": "due_page", "cases": "page"}
+
+
 def compliance_board(request, slug):
     team = _youth_justice_team_or_404(request, slug)
     today = timezone.localdate()
     case_manager_id = _int_param(request, "manager")
+    pages = {name: _int_param(request, param) for name, param in BOARD_PAGE_PARAMETERS.items()}
     return render(
         request,
         "visits/compliance_board.html",
@@ -531,7 +536,7 @@ def compliance_board(request, slug):
             "team": team,
             "today": today,
             "board": selectors.compliance_board(
-                team=team, today=today, case_manager_id=case_manager_id
+                team=team, today=today, case_manager_id=case_manager_id, pages=pages
             ),
             "case_managers": selectors.case_managers(team=team),
             "case_manager_id": case_manager_id,

@@ -72,3 +72,12 @@ def audit_record_url(event) -> str:
 def audit_household_url(household_ref) -> str:
     """Who looked at this household: the page of the app that keeps households."""
     return reverse(settings.AUDIT_HOUSEHOLD_PAGE, args=[household_ref]) if household_ref else ""
+
+
+@register.simple_tag(takes_context=True)
+def with_page(context, param: str, number: int) -> str:
+    """This page's query string with `param` set to `number`, every other parameter kept
+    (a list's page, with the filter and the other lists' pages as they were)."""
+    query = context["request"].GET.copy()
+    query[param] = number
+    return f"?{query.urlencode()}"

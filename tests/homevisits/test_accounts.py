@@ -5,6 +5,8 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -92,6 +94,47 @@ def test_a_session_ends_after_the_idle_period(client, worker, password):
         response = client.get(reverse("tracking-now"))
     assert response.status_code == 302
     assert response.url.startswith(reverse("login"))
+
+
+def poll_every_five_seconds(client, traveller, *, times: int) -> list[bool]:
+    """A page asked for every 5 s, as the board does; whether each request wrote the session."""
+    writes = []
+    for _ in range(times):
+        traveller.shift(timedelta(seconds=5))
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("home")).status_code == 200
+        writes.append(any('UPDATE "django_session"' in q["sql"] for q in queries))
+    return writes
+
+
+def test_a_page_polled_every_five_seconds_writes_the_session_once_a_minute(
+    client, worker, password
+):
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        attempt_login(client, worker.username, password)
+        writes = poll_every_five_seconds(client, traveller, times=24)
+    assert writes == ([False] * 11 + [True]) * 2
+
+
+@pytest.mark.parametrize(
+    "quiet_for, signed_in",
+    [
+        (timedelta(minutes=settings.SESSION_IDLE_MINUTES - 1, seconds=-1), True),
+        (timedelta(minutes=settings.SESSION_IDLE_MINUTES, seconds=1), False),
+    ],
+)
+def test_the_idle_timeout_holds_to_within_a_minute_for_a_polled_page(
+    client, worker, password, quiet_for, signed_in
+):
+    """Saved at most once a minute, a session ends between the idle period less a minute and
+    the idle period after the last request: never later. The last poll here comes 55 s after
+    the last save, as late as it can."""
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        attempt_login(client, worker.username, password)
+        poll_every_five_seconds(client, traveller, times=23)
+        traveller.shift(quiet_for)
+        response = client.get(reverse("home"))
+    assert (response.status_code == 200) is signed_in
 
 
 def test_logout_is_a_post_and_ends_the_session(client, worker, password):

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from homevisits.dates import LONDON
 from homevisits.models import OfficeHours, Role, TeamPolicy
+from homevisits.services import policy_followers_update
 from tests.factories import member
 from tracking import selectors, services
 from tracking.models import (
@@ -224,6 +225,7 @@ def test_a_day_without_a_monitored_visit_has_no_interval_unless_the_policy_says_
     services.sweep(now=at(12))
     assert not Escalation.objects.exists()
     TeamPolicy.objects.filter(team=team).update(interval_for_everyone=True)
+    policy_followers_update(policy=TeamPolicy.objects.get(team=team))  # as team settings do
     services.sweep(now=at(12, 1))
     assert interval_ladders().count() == 1
 

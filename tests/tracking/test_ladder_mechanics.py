@@ -443,3 +443,18 @@ def test_a_grace_period_changed_in_the_admin_moves_the_alert_too(client, team, b
     assert response.status_code == 302
     visit.refresh_from_db()
     assert visit.alert_after == now + 5 * MINUTE
+
+
+def test_a_sweep_looking_ahead_says_when_the_next_deadline_falls_and_acts_on_nothing_early(
+    book, now
+):
+    """tracking.tasks.sweep asks what falls due before beat's next turn, and sweeps again at
+    that moment: a deadline is acted on at once, never early."""
+    visit = book(now + SECOND / 2)
+    result = services.sweep(now=now, ahead=SECOND)
+    assert (result.found_work, result.next_due_at) == (False, visit.alert_after)
+    assert not Escalation.objects.exists()
+    assert services.sweep(now=visit.alert_after).opened == 1
+    escalation = Escalation.objects.get()
+    result = services.sweep(now=visit.alert_after, ahead=timedelta(minutes=10))
+    assert result.next_due_at == escalation.next_action_at

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -35,6 +36,7 @@ from tracking.models import (
     Notification,
     NotificationKind,
     Outcome,
+    PhoneInDay,
     Step,
 )
 from visits import services as visit_services
@@ -163,6 +165,7 @@ class Ladder(RuleBasedStateMachine):
         self.now += timedelta(seconds=seconds)
         services.sweep(now=self.now)
         self._every_missed_deadline_has_a_ladder()
+        self._every_missed_phone_in_has_a_ladder()
 
     @rule(seconds=st.integers(0, 10 * 60))
     def two_sweeps_run_at_once(self, seconds):
@@ -176,6 +179,7 @@ class Ladder(RuleBasedStateMachine):
         for visit in stale_missed:
             services.escalation_open(visit=visit, now=self.now)
         self._every_missed_deadline_has_a_ladder()
+        self._every_missed_phone_in_has_a_ladder()
 
     @rule(
         index=st.integers(0, 20),
@@ -292,7 +296,42 @@ class Ladder(RuleBasedStateMachine):
                 or ladders.filter(due_at=visit.due_at).exists()
             ), f"visit {visit.pk} due {visit.due_at} has no ladder at {self.now}"
 
+    def _every_missed_phone_in_has_a_ladder(self):
+        """A worker between visits whose phone-in (with grace) has passed is being chased for
+        it once the sweep has run, as the day worked out afresh says."""
+        for day in selectors.days_out(now=self.now, teams=[self.world.team]):
+            if day.at_a_visit or day.next_deadline + day.grace > self.now:
+                continue
+            ladders = Escalation.objects.filter(worker=day.worker, cause="interval")
+            assert (
+                ladders.filter(closed_at__isnull=True).exists()
+                or ladders.filter(due_at=day.next_deadline).exists()
+            ), f"{day.worker} due to phone in by {day.next_deadline} has no ladder at {self.now}"
+
     # Invariants after every move: read the team's ladders once, then check in Python
+
+    @invariant()
+    def the_stored_phone_in_deadlines_are_the_worked_out_ones(self):
+        """What the sweep probes (PhoneInDay) is exactly what working the day out afresh from
+        the visits, check-ins, ladders and chosen intervals gives: for the deadline and for
+        everything a check-in updates it from."""
+        worker_ids = [worker.pk for worker in self.world.workers]
+        day = timezone.localdate(self.now)
+        worked_out = selectors.phone_in_days_worked_out(worker_ids=worker_ids, day=day)
+        stored = {row.worker_id: row for row in PhoneInDay.objects.filter(day=day)}
+        for worker_id in worker_ids:
+            facts, row = worked_out.get(worker_id), stored.get(worker_id)
+            expected = (facts.next_phone_in_at, facts.alert_after) if facts else (None, None)
+            actual = (row.next_phone_in_at, row.alert_after) if row else (None, None)
+            assert actual == expected, f"worker {worker_id}: stored {actual}, not {expected}"
+            if facts is not None and facts.watched:
+                kept = (row.starts_at, row.last_visit_id, row.last_heard_at, row.interval)
+                assert kept == (
+                    facts.starts_at,
+                    facts.last_visit.pk,
+                    facts.last_heard_at,
+                    facts.interval,
+                ), f"worker {worker_id}: stored day {kept} is out of date"
 
     @invariant()
     def the_ladder_is_sound(self):

@@ -288,11 +288,50 @@ def test_the_board_runs_a_fixed_number_of_queries(
                 case=case, actor=case_worker, moved_on=today - timedelta(days=3), now=timezone.now()
             )
     client.force_login(yj_manager)
-    # The board itself is 5 queries; the rest are the session, user, navigation, team, the
-    # filter and other-team lists, and the session save: none grows with the number of cases.
+    # The board itself is 5 queries (the cases; their reviews and moves; variations; home
+    # visits; the cases on show); the rest are the session, user, navigation, team, the filter
+    # and other-team lists, and the session save: none grows with the number of cases.
     with django_assert_max_num_queries(17):  # 16, and one for the two-factor device
         response = client.get(reverse("compliance-board", args=[yj_team.slug]))
     assert response.context["board"].case_count == count
+
+
+def test_each_list_of_the_board_pages_on_its_own_and_keeps_the_filter(
+    client, yj_household, case_worker, yj_team, today
+):
+    """120 overdue cases: 50 a page in the overdue list and in the list of every case, each
+    with its own page number, the case manager filter kept in every link."""
+    SupervisedCase.objects.bulk_create(
+        SupervisedCase(
+            team=yj_team,
+            household=yj_household,
+            reference=f"YJ-{index:03d}",
+            case_manager=case_worker,
+            order_type="bail",
+            rosh="low",
+            saw="low",
+            assessment_starts_on=today - timedelta(days=40),  # monthly, and nobody went
+            created_by=case_worker,
+        )
+        for index in range(120)
+    )
+    client.force_login(case_worker)
+    url = reverse("compliance-board", args=[yj_team.slug])
+    mine = {"manager": case_worker.pk}
+    first = client.get(url, mine)
+    page = first.content.decode()
+    assert "Overdue (120)" in page and "All open cases (120)" in page
+    assert page.count(">YJ-0") == 100  # 50 overdue rows and 50 cases, not 240 rows
+    assert "Showing 1–50 of 120." in page
+    assert f"?manager={case_worker.pk}&amp;overdue_page=2" in page
+    third = client.get(url, {**mine, "overdue_page": 3}).context["board"]
+    assert [row.case.reference for row in third.overdue] == [
+        f"YJ-{index:03d}" for index in range(100, 120)
+    ]
+    assert [result.case.reference for result in third.every_case][0] == "YJ-000"
+    # A page past the end shows the last one; a page that is not a number, the first.
+    assert client.get(url, {"page": 9}).context["board"].every_case.number == 3
+    assert client.get(url, {"page": "x"}).context["board"].every_case.number == 1
 
 
 def test_the_admin_shows_a_case_read_only(client, make_case, yj_manager):

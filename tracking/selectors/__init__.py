@@ -20,11 +20,15 @@ from .console import (  # noqa: F401
     worker_visits_that_day,
 )
 from .days_out import (  # noqa: F401
+    DayFacts,
     WorkerDay,
+    day_facts,
     days_from,
     days_out,
     missed_intervals,
     my_day_out,
+    phone_in_days_worked_out,
+    phone_ins_passed,
 )
 from .duty import (  # noqa: F401
     DEADLINE_LOOKBACK,
@@ -46,6 +50,7 @@ from .duty import (  # noqa: F401
     still_waiting_for,
 )
 from .ladder import (  # noqa: F401
+    deadlines_passed,
     deliverable_notification_ids,
     due_escalation_ids,
     escalation_for,
@@ -54,6 +59,7 @@ from .ladder import (  # noqa: F401
     ladder_failures,
     ladder_postponed,
     missed_deadlines,
+    next_actions,
     open_escalation,
     open_escalation_for,
     sweep_heartbeat_age,

@@ -8,6 +8,7 @@ from django.db.models import (
     Count,
     Exists,
     ExpressionWrapper,
+    F,
     Max,
     OuterRef,
     Q,
@@ -16,24 +17,26 @@ from django.db.models import (
 
 from homevisits.dates import london_clock, london_day_bounds
 from homevisits.people import person_name
-from visits.models import OPEN_STATUSES, Visit, VisitStatus
+from homevisits.phone import display_uk_phone
+from homevisits.sql import one_value, scalars
+from visits.models import OPEN_STATUSES, AfterVisitPlan, Visit, VisitKind, VisitStatus
 from visits.selectors import with_monitoring
 
 from ..models import (
+    Cause,
     CheckIn,
+    CheckInKind,
+    ContactAttempt,
+    DayOutInterval,
     DeliveryStatus,
+    Duress,
     Escalation,
+    EscalationStep,
     Notification,
+    PhoneInDay,
     Step,
 )
-from .days_out import (
-    WorkerDay,
-    attendees_of,
-    chosen_interval_on,
-    companions_of,
-    days_from,
-    heard_and_chasing,
-)
+from .days_out import WorkerDay
 from .ladder import ladder_postponed
 
 # The tracking board
@@ -71,12 +74,110 @@ DUE_SOON = timedelta(minutes=15)
 SENT_LATE = timedelta(minutes=1)
 
 
+# The board is built from plain values (values() and one pass), not model instances: a refresh
+# of 500 visits every few seconds would otherwise build some 1,650 of them. These small classes
+# answer what the template asks of a visit, a person, a ladder and a check-in.
+
+
+class BoardPerson:
+    """A member of staff on the board, named as person_name() names them."""
+
+    __slots__ = ("pk", "first_name", "last_name", "username")
+
+    def __init__(self, pk, first_name, last_name, username):
+        self.pk, self.first_name, self.last_name = pk, first_name, last_name
+        self.username = username
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_username(self) -> str:
+        return self.username
+
+    def __eq__(self, other):
+        return getattr(other, "pk", None) == self.pk and self.pk is not None
+
+    def __hash__(self):
+        return hash(self.pk)
+
+
+class BoardHousehold:
+    __slots__ = ("display_name", "postcode")
+
+    def __init__(self, display_name, postcode):
+        self.display_name, self.postcode = display_name, postcode
+
+
+AFTER_PLANS = dict(AfterVisitPlan.choices)
+
+
+class BoardVisit:
+    """A visit as the board shows it: its loaded values as attributes, and the few derived
+    properties and display methods the rows use (the same rules as the Visit model's)."""
+
+    def __init__(self, values: dict, household: BoardHousehold, lead_worker: BoardPerson):
+        self.__dict__.update(values)
+        self.household, self.lead_worker = household, lead_worker
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def is_over(self) -> bool:
+        return self.left_at is not None or not self.is_open
+
+    @property
+    def awaits_go_ahead(self) -> bool:
+        return (
+            self.kind == VisitKind.UNSCHEDULED
+            and self.status == VisitStatus.BOOKED
+            and self.risk_recheck_confirmed_at is None
+        )
+
+    @property
+    def contact_number_display(self) -> str:
+        return display_uk_phone(self.contact_number)
+
+    def get_after_plan_display(self) -> str:
+        return AFTER_PLANS.get(self.after_plan, self.after_plan)
+
+
+STEPS, DURESS = dict(Step.choices), dict(Duress.choices)
+
+
+class BoardEscalation:
+    """An open ladder as the board shows it."""
+
+    def __init__(self, values: dict):
+        self.__dict__.update(values)
+
+    def get_step_display(self) -> str:
+        return STEPS.get(self.step, str(self.step))
+
+    def get_duress_display(self) -> str:
+        return DURESS.get(self.duress, self.duress)
+
+
+CHECK_IN_KINDS = dict(CheckInKind.choices)
+
+
+class BoardCheckIn:
+    __slots__ = ("kind", "at", "received_at")
+
+    def __init__(self, kind, at, received_at):
+        self.kind, self.at, self.received_at = kind, at, received_at
+
+    def get_kind_display(self) -> str:
+        return CHECK_IN_KINDS.get(self.kind, self.kind)
+
+
 @dataclass
 class BoardRow:
-    visit: Visit
+    visit: BoardVisit
     group: int
-    escalation: Escalation | None
-    latest_check_in: object
+    escalation: BoardEscalation | None
+    latest_check_in: BoardCheckIn | None
     failed_channels: list
     now: datetime
     companions: list = field(default_factory=list)
@@ -151,12 +252,10 @@ def _group(visit, escalation, now) -> int:
 
 # What the board shows of a visit: loading only these keeps 500 rows cheap.
 BOARD_VISIT_FIELDS = [
+    "id",
     "team_id",
-    "household__display_name",
-    "household__postcode",
-    "lead_worker__first_name",
-    "lead_worker__last_name",
-    "lead_worker__username",
+    "household_id",
+    "lead_worker_id",
     "kind",
     "starts_at",
     "ends_at",
@@ -170,6 +269,7 @@ BOARD_VISIT_FIELDS = [
     "risk_recheck_confirmed_at",
     "alert_after",
 ]
+PERSON = ("first_name", "last_name", "username")
 
 
 def _board_visits(teams, day) -> QuerySet:
@@ -189,59 +289,93 @@ def _board_visits(teams, day) -> QuerySet:
 
 def board(*, teams, day, now: datetime) -> tuple[list[BoardRow], list[WorkerDay]]:
     """The board's rows, most urgent first, and the days out of everyone on them who phones
-    in at intervals: a fixed number of queries whatever the number of visits (each worker's
-    chosen interval comes with the visits and companions, not in a query of its own)."""
-    start, _ = london_day_bounds(day)
+    in at intervals (their stored deadlines): six queries whatever the number of visits, each
+    read as plain values in one pass."""
     on_board = _board_visits(teams, day)
-    visits = list(
-        with_monitoring(on_board)
+    visits = [
+        _board_visit(values)
+        for values in with_monitoring(on_board)
         .annotate(
-            lead_worker_interval=chosen_interval_on(day, worker=OuterRef("lead_worker")),
+            pk=F("id"),
             ladder_postponed=ExpressionWrapper(ladder_postponed(), output_field=BooleanField()),
             go_ahead_undelivered=_go_ahead_undelivered(),
         )
-        .select_related("household", "lead_worker")
-        .only(*BOARD_VISIT_FIELDS)
-        .order_by("due_at", "pk")
-    )
+        .order_by("due_at", "id")
+        .values(
+            *BOARD_VISIT_FIELDS,
+            "pk",
+            "is_high_risk",
+            "is_monitored",
+            "ladder_postponed",
+            "go_ahead_undelivered",
+            "household__display_name",
+            "household__postcode",
+            *(f"lead_worker__{name}" for name in PERSON),
+        )
+    ]
     # Subqueries rather than lists of hundreds of ids: the database joins them for free.
     board_ids = on_board.values("pk")
-    companions = companions_of(
-        Visit.accompanying.through.objects.filter(visit__in=board_ids), day=day
+    companions = {}
+    links = Visit.accompanying.through.objects.filter(visit__in=board_ids)
+    for visit_id, *person in links.values_list(
+        "visit_id", "user_id", *(f"user__{n}" for n in PERSON)
+    ):
+        companions.setdefault(visit_id, []).append(BoardPerson(*person))
+    latest = {}
+    for visit_id, kind, at, received_at in (
+        CheckIn.objects.filter(visit__in=board_ids)
+        .order_by("at", "pk")
+        .values_list("visit_id", "kind", "at", "received_at")
+    ):
+        latest[visit_id] = BoardCheckIn(kind, at, received_at)
+    people = {v.lead_worker.pk: v.lead_worker for v in visits}
+    people.update((p.pk, p) for group in companions.values() for p in group)
+    escalations = [BoardEscalation(values) for values in _board_escalations(board_ids, people)]
+    rows = _rows(visits, companions, latest, escalations, now)
+    return rows, _days_out(day, teams, rows, people, escalations, now)
+
+
+def _board_visit(values: dict) -> BoardVisit:
+    household = BoardHousehold(
+        values.pop("household__display_name"), values.pop("household__postcode")
     )
-    people = {v.lead_worker_id for v in visits} | {
-        person.pk for group in companions.values() for person in group
-    }
-    check_ins = list(
-        CheckIn.objects.filter(
-            Q(visit__in=board_ids) | Q(visit__isnull=True, at__gte=start, worker__in=people)
-        ).order_by("at", "pk")
-    )
-    escalations = list(_board_escalations(board_ids, people, start))
-    rows = _rows(visits, companions, check_ins, escalations, now)
-    heard, chasing = heard_and_chasing(
-        check_ins, escalations, start, attendees=attendees_of(visits, companions)
-    )
-    policies = {team.pk: team for team in teams}
-    on_intervals = []
-    for visit in visits:
-        team = policies[visit.team_id]
-        if (
-            team.policy.phone_in_interval
-            and visit.starts_at >= start
-            and visit.status != VisitStatus.CANCELLED
-        ):
-            visit.team = team
-            on_intervals.append(visit)
-    chosen = {visit.lead_worker_id: visit.lead_worker_interval for visit in visits} | {
-        person.pk: person.chosen_interval for group in companions.values() for person in group
-    }
-    days = days_from(on_intervals, companions, now=now, heard=heard, chasing=chasing, chosen=chosen)
-    return rows, days
+    lead = [values.pop(f"lead_worker__{name}") for name in PERSON]
+    return BoardVisit(values, household, BoardPerson(values["lead_worker_id"], *lead))
 
 
 def board_rows(*, teams, day, now: datetime) -> list[BoardRow]:
     return board(teams=teams, day=day, now=now)[0]
+
+
+def _days_out(day, teams, rows, people: dict, escalations, now) -> list[WorkerDay]:
+    """The days out of the board's people, as stored (PhoneInDay), that have started and are
+    still watched: who is at one of the day's visits comes from the board's rows, who is
+    chased from its ladders."""
+    chasing = {e.worker_id: e for e in escalations if e.cause == Cause.MISSED_INTERVAL}
+    on_intervals = {team.pk for team in teams if team.policy.phone_in_interval}
+    start, _ = london_day_bounds(day)
+    under_way = set()
+    for row in rows:
+        visit = row.visit
+        if visit.team_id in on_intervals and start <= visit.starts_at <= now and not visit.is_over:
+            under_way.update(person.pk for person in [visit.lead_worker, *row.companions])
+    stored = PhoneInDay.objects.filter(
+        day=day, worker_id__in=list(people), next_phone_in_at__isnull=False, starts_at__lte=now
+    ).values_list("worker_id", "last_heard_at", "interval", "grace")
+    days = [
+        WorkerDay(
+            worker=people[worker_id],
+            team=None,
+            visits=[],
+            last_heard_at=last_heard_at,
+            interval=interval,
+            at_a_visit=worker_id in under_way,
+            chasing=chasing.get(worker_id),
+            grace=grace,
+        )
+        for worker_id, last_heard_at, interval, grace in stored
+    ]
+    return sorted(days, key=lambda day: (day.worker.get_full_name(), day.worker.pk))
 
 
 def _go_ahead_undelivered() -> Exists:
@@ -254,9 +388,24 @@ def _go_ahead_undelivered() -> Exists:
     )
 
 
-def _board_escalations(board_ids, people, start):
-    """Open ladders for the board's visits, and the ladders about its people: open ones for a
-    missed phone-in, and any closed today (a closed ladder means the worker was heard from)."""
+ESCALATION_FIELDS = [
+    "id",
+    "visit_id",
+    "worker_id",
+    "cause",
+    "step",
+    "urgent",
+    "duress",
+    "acknowledged_at",
+    "next_action_at",
+    "failures",
+    "closed_at",
+]
+
+
+def _board_escalations(board_ids, people):
+    """Open ladders for the board's visits, and the open ones chasing its people for a missed
+    phone-in, with how many calls were recorded and which channels failed."""
     failed_sms, failed_email, failed_push = (
         Exists(
             Notification.objects.filter(
@@ -265,23 +414,32 @@ def _board_escalations(board_ids, people, start):
         )
         for channel in ("sms", "email", "push")
     )
-    return Escalation.objects.filter(
-        Q(visit__in=board_ids, closed_at__isnull=True)
-        | Q(worker__in=people, closed_at__gte=start)
-        | Q(worker__in=people, closed_at__isnull=True, cause="interval")
-    ).annotate(
-        attempts_recorded=Count("attempts"),
-        failed_sms=failed_sms,
-        failed_email=failed_email,
-        failed_push=failed_push,
+    return (
+        Escalation.objects.filter(
+            Q(visit__in=board_ids) | Q(worker__in=list(people), cause=Cause.MISSED_INTERVAL),
+            closed_at__isnull=True,
+        )
+        .annotate(
+            pk=F("id"),
+            attempts_recorded=Count("attempts"),
+            failed_sms=failed_sms,
+            failed_email=failed_email,
+            failed_push=failed_push,
+        )
+        .order_by()
+        .values(
+            *ESCALATION_FIELDS,
+            "pk",
+            "attempts_recorded",
+            "failed_sms",
+            "failed_email",
+            "failed_push",
+        )
     )
 
 
-def _rows(visits, companions, check_ins, escalations, now) -> list[BoardRow]:
-    open_escalations = {
-        e.visit_id: e for e in escalations if e.visit_id is not None and e.closed_at is None
-    }
-    latest = {c.visit_id: c for c in check_ins if c.visit_id is not None}
+def _rows(visits, companions, latest, escalations, now) -> list[BoardRow]:
+    open_escalations = {e.visit_id: e for e in escalations if e.visit_id is not None}
     rows = [
         BoardRow(
             visit=v,
@@ -309,31 +467,31 @@ def _failed_channels(escalation) -> list[str]:
 
 
 def board_version(*, teams, day, now: datetime) -> str:
-    """Changes whenever anything on the board could: the ETag for the board's 304s."""
+    """Changes whenever anything on the board could: the ETag for the board's 304s. One
+    statement, so that the poll that finds nothing new stays cheap."""
     visits = _board_visits(teams, day)
-    seen = visits.aggregate(
-        n=Count("pk", distinct=True), changed=Max("updated_at"), check_in=Max("check_ins__pk")
-    )
-    ladder = Escalation.objects.filter(
-        Q(visit__in=visits) | Q(cause="interval", team__in=teams)
-    ).aggregate(
-        n=Count("pk", distinct=True),
-        step=Max("steps__pk"),
-        attempt=Max("attempts__pk"),
-        closed=Max("closed_at"),
-        acknowledged=Max("acknowledged_at"),
+    ladders = Escalation.objects.filter(Q(visit__in=visits) | Q(cause="interval", team__in=teams))
+    start, _ = london_day_bounds(day)
+    seen = scalars(
+        visits=one_value(visits, Count("pk")),
+        changed=one_value(visits, Max("updated_at")),
+        check_in=one_value(CheckIn.objects.filter(visit__in=visits), Max("pk")),
+        between_visits=one_value(
+            CheckIn.objects.filter(visit__isnull=True, at__gte=start), Max("pk")
+        ),
+        chosen=one_value(DayOutInterval.objects.filter(day=day), Max("chosen_at")),
+        ladders=one_value(ladders, Count("pk")),
+        step=one_value(EscalationStep.objects.filter(escalation__in=ladders), Max("pk")),
+        attempt=one_value(ContactAttempt.objects.filter(escalation__in=ladders), Max("pk")),
+        closed=one_value(ladders, Max("closed_at")),
+        acknowledged=one_value(ladders, Max("acknowledged_at")),
         # Raised in place (no new step): "I need help" or a silent alarm on a running ladder.
-        urgent=Count("pk", filter=Q(urgent=True), distinct=True),
-        duress=Count("pk", filter=~Q(duress=""), distinct=True),
-        failed=Count(
-            "notifications",
-            filter=Q(notifications__status=DeliveryStatus.FAILED),
-            distinct=True,
+        urgent=one_value(ladders.filter(urgent=True), Count("pk")),
+        duress=one_value(ladders.exclude(duress=""), Count("pk")),
+        failed=one_value(
+            Notification.objects.filter(escalation__in=ladders, status=DeliveryStatus.FAILED),
+            Count("pk"),
         ),
     )
-    start, _ = london_day_bounds(day)
-    between_visits = CheckIn.objects.filter(visit__isnull=True, at__gte=start).aggregate(
-        check_in=Max("pk")
-    )
     minute = int(now.timestamp() // 60)  # "due within 15 minutes" moves with the clock
-    return f"{seen}|{ladder}|{between_visits}|{minute}"
+    return f"{seen}|{minute}"

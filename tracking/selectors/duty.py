@@ -13,6 +13,7 @@ from django.utils import timezone
 from homevisits.dates import london_datetime
 from homevisits.models import Membership, OfficeHours, Role, Team
 from homevisits.people import person_name
+from homevisits.sql import Prepared
 from visits.models import OPEN_STATUSES, Visit
 
 from ..models import (
@@ -297,19 +298,29 @@ HANDOVER_WINDOW = timedelta(hours=6)
 
 def offices_just_closed(*, now: datetime) -> list[tuple[Team, datetime]]:
     """(team, closing instant) for teams whose office closed today, within the handover
-    window, and that have not handed over yet."""
+    window, and that have not handed over yet. One probe of plain values; the teams are read
+    only when one is due."""
     today = timezone.localdate(now)
-    hours = (
-        OfficeHours.objects.filter(weekday=today.weekday())
-        .exclude(Exists(Handover.objects.filter(team=OuterRef("policy__team"), day=today)))
-        .select_related("policy__team__policy")
-    )
-    closing = []
-    for opening in hours:
-        closed_at = london_datetime(today, opening.closes_at)
+    closing = {}
+    for team_id, closes_at in _OFFICES_NOT_HANDED_OVER(today=today, weekday=today.weekday()):
+        closed_at = london_datetime(today, closes_at)
         if closed_at <= now < closed_at + HANDOVER_WINDOW:
-            closing.append((opening.policy.team, closed_at))
-    return closing
+            closing[team_id] = closed_at
+    if not closing:
+        return []
+    teams = Team.objects.filter(pk__in=closing).select_related("policy")
+    return [(team, closing[team.pk]) for team in teams]
+
+
+_OFFICES_NOT_HANDED_OVER = Prepared(
+    lambda *, today, weekday: (
+        OfficeHours.objects.filter(weekday=weekday)
+        .exclude(Exists(Handover.objects.filter(team=OuterRef("policy__team"), day=today)))
+        .order_by()
+        .values_list("policy__team_id", "closes_at")
+    ),
+    types={1: "time"},
+)
 
 
 def out_at_close(*, team: Team, closed_at: datetime) -> list[Visit]:

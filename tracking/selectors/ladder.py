@@ -2,10 +2,13 @@
 
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Value
+from django.utils import timezone
 
+from homevisits.dates import london_day_bounds
 from homevisits.models import Team
 from homevisits.selectors import teams_where
+from homevisits.sql import Prepared
 from visits.models import OPEN_STATUSES, Visit
 from visits.selectors import monitored
 
@@ -19,6 +22,7 @@ from ..models import (
     ManagerAction,
     Notification,
 )
+from .days_out import phone_ins_passed
 from .duty import DEADLINE_LOOKBACK
 
 
@@ -34,15 +38,16 @@ def has_monitored_visits(*, team: Team, now: datetime) -> bool:
     ).exists()
 
 
-def missed_deadlines(*, now: datetime, limit: int) -> list[Visit]:
-    """Monitored visits still out whose alert time (deadline plus grace) has passed and that
-    have no escalation for that deadline yet, the most overdue first. The stored alert time
-    and its partial index keep visits still within their grace out of the batch."""
+def _visits_missed(*, until: datetime, since: datetime) -> QuerySet:
+    """Monitored visits still out whose alert time (deadline plus grace) has passed by `until`
+    (and came after `since`, so history is never read) and that have no escalation for that
+    deadline yet. The stored alert time and its partial index keep visits still within their
+    grace, and history, out of it."""
     candidates = Visit.objects.filter(
         status__in=OPEN_STATUSES,
         left_at__isnull=True,
-        alert_after__lte=now,
-        alert_after__gt=now - DEADLINE_LOOKBACK,
+        alert_after__lte=until,
+        alert_after__gt=since,
     ).exclude(
         Exists(
             Escalation.objects.filter(visit=OuterRef("pk")).filter(
@@ -50,9 +55,48 @@ def missed_deadlines(*, now: datetime, limit: int) -> list[Visit]:
             )
         )
     )
+    return monitored(candidates)
+
+
+def deadlines_passed(
+    *, now: datetime, limit: int, ahead: timedelta = timedelta(0)
+) -> list[tuple[str, int, datetime]]:
+    """Every stored deadline that opens a ladder and has passed without one (or passes within
+    `ahead`), the most overdue first, as (kind, id, alert time): "visit" with a visit id,
+    "interval" with a worker id. One statement, one indexed probe per kind, so that an idle
+    sweep is cheap however much history there is."""
+    today = timezone.localdate(now)
+    return _DEADLINES_PASSED(
+        until=now + ahead,
+        since=now - DEADLINE_LOOKBACK,
+        now=now,
+        today=today,
+        day_starts=london_day_bounds(today)[0],
+        limit=limit,
+    )
+
+
+def _deadlines_passed(*, until, since, now, today, day_starts, limit):
+    visits = _visits_missed(until=until, since=since).order_by()
+    visits = visits.values_list(Value("visit"), "pk", "alert_after")
+    interval = phone_ins_passed(until=until, now=now, today=today, day_starts=day_starts)
+    return visits.union(interval, all=True).order_by("alert_after")[:limit]
+
+
+# Built once: the sweep asks every second, and building it took longer than running it.
+_DEADLINES_PASSED = Prepared(_deadlines_passed, types={2: "datetime"})
+
+
+def missed_deadlines(*, now: datetime, limit: int, visit_ids=None) -> list[Visit]:
+    """The visits whose deadline has passed without a ladder, the most overdue first, loaded
+    for opening one (`visit_ids`: those the caller's probe found; they are checked again)."""
+    visits = _visits_missed(until=now, since=now - DEADLINE_LOOKBACK)
+    if visit_ids is not None:
+        if not visit_ids:
+            return []
+        visits = visits.filter(pk__in=visit_ids)
     return list(
-        monitored(candidates)
-        .select_related("team__policy", "lead_worker__staff_profile", "household")
+        visits.select_related("team__policy", "lead_worker__staff_profile", "household")
         .prefetch_related("team__policy__office_hours")
         .order_by("alert_after")[:limit]
     )
@@ -60,11 +104,25 @@ def missed_deadlines(*, now: datetime, limit: int) -> list[Visit]:
 
 def due_escalation_ids(*, now: datetime, limit: int) -> list[tuple[int, int]]:
     """(id, step) of open escalations whose next action is due, oldest first."""
-    return list(
-        Escalation.objects.filter(closed_at__isnull=True, next_action_at__lte=now)
+    return [(pk, step) for pk, step, _ in next_actions(now=now, limit=limit)]
+
+
+def next_actions(
+    *, now: datetime, limit: int, ahead: timedelta = timedelta(0)
+) -> list[tuple[int, int, datetime]]:
+    """(id, step, when) of open escalations whose next action is due by now + `ahead`,
+    oldest first."""
+    return _NEXT_ACTIONS(until=now + ahead, limit=limit)
+
+
+_NEXT_ACTIONS = Prepared(
+    lambda *, until, limit: (
+        Escalation.objects.filter(closed_at__isnull=True, next_action_at__lte=until)
         .order_by("next_action_at")
-        .values_list("pk", "step")[:limit]
-    )
+        .values_list("pk", "step", "next_action_at")[:limit]
+    ),
+    types={2: "datetime"},
+)
 
 
 def open_escalation(*, visit: Visit) -> Escalation | None:

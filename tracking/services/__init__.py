@@ -34,6 +34,15 @@ from .ladder import (  # noqa: F401
 )
 from .location import NoOpenHelpCall, help_location_record  # noqa: F401
 from .outbox import notifications_deliver_due  # noqa: F401
+from .phone_ins import (  # noqa: F401
+    phone_in_days_follow_household,
+    phone_in_days_follow_policy,
+    phone_in_days_follow_visits,
+    phone_in_days_hear,
+    phone_in_days_reconcile,
+    phone_in_days_refresh,
+    phone_in_days_visit_over,
+)
 from .push import push_subscription_delete, push_subscription_save  # noqa: F401
 from .rota import (  # noqa: F401
     RotaWeekChanged,

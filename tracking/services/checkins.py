@@ -3,12 +3,13 @@
 from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from homevisits.models import Membership, Team
 from homevisits.people import person_name
 from homevisits.selectors import has_capability
+from homevisits.sql import insert_parts, inserted, quote
 from visits import services as visit_services
 from visits.models import Visit
 
@@ -21,10 +22,13 @@ from ..models import (
     CheckInKind,
     ClosedBy,
     DayOutInterval,
+    Escalation,
+    PhoneInDay,
     Step,
 )
 from .ladder import escalation_close, escalation_open, escalation_raise_urgently
 from .outbox import deliver_after_commit
+from .phone_ins import phone_in_days_heard, phone_in_days_refresh
 
 
 def _check_recorder(visit: Visit | None, worker, recorded_by, channel: str) -> None:
@@ -95,7 +99,8 @@ def checkin_record(
     """A check-in at a visit, or (no visit) "still safe" between visits on a day out. Any
     check-in resets the worker's interval clock and ends a ladder chasing a missed phone-in.
     An extension gives its new end, or the minutes to add to the visit's end (counted from
-    when it was pressed, if that is later).
+    when it was pressed, if that is later). The caller's `visit` is brought up to date with
+    what the check-in changed.
 
     `pressed_at` is when the worker pressed it, for a check-in their phone kept while it had
     no signal: the check-in and the visit's arrival or leaving are recorded at that time, and
@@ -105,7 +110,10 @@ def checkin_record(
     sweep to open another at once.
 
     One transaction: the check-in, the visit's change and the ladder's reaction commit
-    together, so a failure cannot leave a help call with no urgent ladder."""
+    together, so a failure cannot leave a help call with no urgent ladder. Lean, since it is
+    the hottest write: the visit's change is a compare-and-set on the caller's copy (which
+    also locks the row), the check-in's INSERT also says which ladders are open, one UPDATE
+    keeps the stored phone-in deadlines, and ladders are read only when one is open."""
     at = check_in_time(pressed_at=pressed_at, now=now)
     _check_recorder(visit, worker, recorded_by, channel)
     if visit is None and kind != CheckInKind.STILL_SAFE:
@@ -126,9 +134,12 @@ def checkin_record(
         new_end = max(at, visit.ends_at) + timedelta(minutes=extend_minutes)
         if new_end <= now:
             raise ValidationError({"extend_minutes": EXTENSION_RAN_OUT})
+    was_over = visit is not None and visit.is_over
     if visit is not None:
-        _update_visit(visit, kind, recorded_by, at, new_end, note, now)
-    check_in = CheckIn.objects.create(
+        repeated = _update_visit(visit, kind, recorded_by, at, new_end, note, now)
+        if repeated is not None:
+            return repeated
+    check_in = CheckIn(
         visit=visit,
         worker=worker,
         recorded_by=recorded_by,
@@ -139,8 +150,47 @@ def checkin_record(
         new_end=new_end,
         note=note[:300],
     )
-    _react_to_check_in(visit, worker, kind, channel, now)
+    heard = phone_in_days_heard(
+        at=check_in.at,
+        worker_id=worker.pk,
+        visit=visit,
+        visit_over=visit is not None and visit.is_over and not was_over,
+    )
+    ladders = _insert_saying_which_ladders_are_open(check_in, along_with=heard)
+    _react_to_check_in(visit, worker, kind, channel, now, ladders=ladders)
     return check_in
+
+
+def _insert_saying_which_ladders_are_open(
+    check_in: CheckIn, *, along_with: tuple
+) -> tuple[int | None, int | None]:
+    """Insert the check-in and, in the same statement, find the ladders it may close: the
+    visit's open one, and one chasing the worker for a missed phone-in. The visit's row is
+    already locked by its change, so a ladder committed before this statement is seen.
+
+    `along_with` is the UPDATE of the stored phone-in deadlines, as (sql, params). On
+    PostgreSQL it goes in the same statement, as a data-modifying WITH clause (run once, to
+    completion, whatever the INSERT does); elsewhere it is run first."""
+    update_sql, update_params = along_with
+    columns, placeholders, params = insert_parts(check_in)
+    escalations = quote(Escalation._meta.db_table)
+    sql = (
+        f"INSERT INTO {columns} VALUES ({placeholders}) RETURNING {quote('id')}, "
+        f"(SELECT {quote('id')} FROM {escalations} WHERE {quote('visit_id')} = %s "
+        f"AND {quote('closed_at')} IS NULL LIMIT 1), "
+        f"(SELECT {quote('id')} FROM {escalations} WHERE {quote('worker_id')} = %s "
+        f"AND {quote('cause')} = %s AND {quote('closed_at')} IS NULL LIMIT 1)"
+    )
+    params += [check_in.visit_id, check_in.worker_id, Cause.MISSED_INTERVAL]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            sql, params = f"WITH heard AS ({update_sql}) {sql}", [*update_params, *params]
+        else:
+            cursor.execute(update_sql, update_params)
+        cursor.execute(sql, params)
+        pk, visit_ladder, interval_ladder = cursor.fetchone()
+    inserted(check_in, pk)
+    return visit_ladder, interval_ladder
 
 
 def _same_check_in_already_recorded(visit: Visit | None, kind: str) -> CheckIn | None:
@@ -161,23 +211,34 @@ def _same_check_in_already_recorded(visit: Visit | None, kind: str) -> CheckIn |
 
 
 def _expects_phone_ins(worker, now: datetime) -> bool:
-    """Between visits, a phone-in means something on a day out with interval phone-ins, or
-    while a ladder still chases the worker for a missed one (their day may have ended since)."""
+    """Between visits, a phone-in means something on a day out with interval phone-ins (its
+    stored deadline says so), or while a ladder still chases the worker for a missed one
+    (their day may have ended since)."""
     return (
-        selectors.open_escalation_for(worker=worker, cause=Cause.MISSED_INTERVAL) is not None
-        or selectors.my_day_out(worker=worker, now=now) is not None
+        PhoneInDay.objects.filter(
+            worker=worker,
+            day=timezone.localdate(now),
+            next_phone_in_at__isnull=False,
+            starts_at__lte=now,
+        ).exists()
+        or selectors.open_escalation_for(worker=worker, cause=Cause.MISSED_INTERVAL) is not None
     )
 
 
-def _update_visit(visit, kind, recorded_by, at, new_end, note, now) -> None:
-    """Arrival and leaving are recorded at `at`, when the worker pressed them."""
+def _update_visit(visit, kind, recorded_by, at, new_end, note, now) -> CheckIn | None:
+    """Record on the visit what the check-in says, and bring the caller's copy up to date.
+    Arrival and leaving are recorded at `at`, when the worker pressed them. A check-in found
+    to repeat one that landed meanwhile returns that one."""
     if kind == CheckInKind.ARRIVED:
-        visit_services.visit_arrive(visit=visit, actor=recorded_by, now=at)
+        changed = visit_services.visit_arrive(visit=visit, actor=recorded_by, now=at)
+        if changed.arrived_at != at:  # another "Arrived" landed first
+            _adopt(visit, changed)
+            return _same_check_in_already_recorded(visit, kind)
     elif kind in CLOSING_CHECK_INS:
         summary = CheckInKind(kind).label
         if now - at >= LATE_ENOUGH_TO_SAY:
             summary += f" (sent from the phone at {timezone.localtime(now):%H:%M})"
-        visit_services.visit_leave(
+        changed = visit_services.visit_leave(
             visit=visit,
             actor=recorded_by,
             now=at,
@@ -187,9 +248,22 @@ def _update_visit(visit, kind, recorded_by, at, new_end, note, now) -> None:
     elif kind == CheckInKind.EXTENDED:
         if new_end is None:
             raise ValidationError({"new_end": "Give the new finish time."})
-        visit_services.visit_extend(
+        changed = visit_services.visit_extend(
             visit=visit, actor=recorded_by, new_end=new_end, reason=note, now=now
         )
+    else:
+        return None
+    _adopt(visit, changed)
+    return None
+
+
+def _adopt(visit: Visit, changed: Visit) -> None:
+    """Copy a re-read visit's fields into the caller's copy (the same object when the
+    compare-and-set worked)."""
+    if changed is visit:
+        return
+    for field in Visit._meta.concrete_fields:
+        setattr(visit, field.attname, getattr(changed, field.attname))
 
 
 # A check-in that reached us this long after it was pressed says so in the visit's history.
@@ -228,15 +302,23 @@ def _raise_the_visits_ladder(visit: Visit, now: datetime) -> None:
     raise RuntimeError(f"Could not raise the alarm for visit {visit.pk}")
 
 
-def _react_to_check_in(visit: Visit | None, worker, kind: str, channel: str, now: datetime):
+def _react_to_check_in(
+    visit: Visit | None, worker, kind: str, channel: str, now: datetime, *, ladders: tuple
+):
+    """`ladders`: the ids of the visit's open ladder and of one chasing the worker for a
+    missed phone-in, as the check-in's INSERT found them."""
+    visit_ladder, interval_ladder = ladders
     closed_by = ClosedBy.PHONE_IN if channel == Channel.PHONE_IN else ClosedBy.CHECK_IN
-    missed_interval = selectors.open_escalation_for(worker=worker, cause=Cause.MISSED_INTERVAL)
     if kind == CheckInKind.NEED_HELP:
         _raise_the_alarm(visit, worker, now)
         return
-    if missed_interval is not None:
-        escalation_close(missed_interval, now, closed_by)  # heard from: the interval ladder ends
-    escalation = selectors.open_escalation(visit=visit) if visit is not None else None
+    if interval_ladder is not None:
+        missed_interval = Escalation.objects.filter(pk=interval_ladder).first()
+        if missed_interval is not None:  # heard from: the interval ladder ends
+            escalation_close(missed_interval, now, closed_by)
+    if visit_ladder is None:
+        return
+    escalation = Escalation.objects.filter(pk=visit_ladder, closed_at__isnull=True).first()
     if escalation is None:
         return
     if kind in CLOSING_CHECK_INS and not escalation.duress:
@@ -247,6 +329,7 @@ def _react_to_check_in(visit: Visit | None, worker, kind: str, channel: str, now
         escalation_close(escalation, now, ClosedBy.EXTENDED)
 
 
+@transaction.atomic
 def day_out_interval_choose(*, worker, interval: timedelta, now: datetime) -> DayOutInterval:
     """A worker phones in more often today than the team asks: never less often."""
     day = selectors.my_day_out(worker=worker, now=now)
@@ -261,6 +344,7 @@ def day_out_interval_choose(*, worker, interval: timedelta, now: datetime) -> Da
         day=timezone.localdate(now),
         defaults={"interval": interval, "chosen_at": now},
     )
+    phone_in_days_refresh(worker_ids=[worker.pk], days=[chosen.day])
     return chosen
 
 

@@ -23,6 +23,7 @@ from ..models import (
     Step,
 )
 from .ladder import escalation_close, escalation_jump_to_manager, escalation_raise_urgently
+from .phone_ins import phone_in_days_visit_over
 
 
 @transaction.atomic
@@ -149,13 +150,14 @@ def _end_the_visit(escalation: Escalation, manager, now: datetime) -> None:
     visit = escalation.visit
     if visit is None or not visit.is_open:
         return
-    visit_services.visit_leave(
+    visit = visit_services.visit_leave(
         visit=visit,
         actor=manager,
         now=now,
         summary=f"Closed by the manager's resolution of the escalation: {escalation.outcome_text}",
         back_at_office=True,  # accounted for wherever they are: nothing is left to track
     )
+    phone_in_days_visit_over(visit=visit)
 
 
 def _about(escalation: Escalation) -> dict:

@@ -15,9 +15,11 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max
+from django.utils import timezone
 
 from homevisits.models import TeamPolicy
 from homevisits.people import Contact
+from homevisits.sql import quote
 from visits import services as visit_services
 from visits.models import Visit
 
@@ -41,6 +43,7 @@ from .outbox import (
     escalation_notification,
     escalation_notifications,
 )
+from .phone_ins import phone_in_days_hear, phone_in_days_refresh
 
 logger = logging.getLogger("homevisits.tracking")
 
@@ -64,6 +67,9 @@ WRONG_PINS_STEP = 8
 class SweepResult:
     opened: int
     advanced: int
+    # The first deadline or step falling due within `ahead` of the sweep, if any: the caller
+    # may sweep again at that moment instead of waiting for its next turn.
+    next_due_at: datetime | None = None
 
     @property
     def found_work(self) -> bool:
@@ -81,59 +87,86 @@ def next_action_after(*, step: int, policy: TeamPolicy, base: datetime) -> datet
     return None
 
 
-def sweep(*, now: datetime, batch_size: int = SWEEP_BATCH) -> SweepResult:
+def sweep(
+    *, now: datetime, batch_size: int = SWEEP_BATCH, ahead: timedelta = timedelta(0)
+) -> SweepResult:
     """Open escalations for missed deadlines, then take every due step. Safe to run twice.
 
-    The caller sends the notifications afterwards (tracking.tasks.sweep queues one delivery)."""
+    With nothing due it is four statements whatever the history: one probe of the stored
+    deadlines that open a ladder (a visit's, a worker's phone-in), one of the handovers, one
+    of the escalations' next steps, and the heartbeat. The probes also look `ahead`, so that
+    the result says when the next thing falls due. The caller sends the notifications
+    afterwards (tracking.tasks.sweep queues one delivery)."""
     duties = {}  # who is on duty, per team, at this one instant
-    opened = advanced = 0
+    probed = selectors.deadlines_passed(now=now, limit=batch_size, ahead=ahead)
+    passed = [row for row in probed if row[2] <= now]
+    opened = _open_missed(passed, now, duties, batch_size=batch_size) if passed else 0
+    handovers_take(now=now)
+    advanced = 0
+    steps = selectors.next_actions(now=now, limit=batch_size, ahead=ahead)
+    due = [(pk, step) for pk, step, at in steps if at <= now]
+    if due:
+        with transaction.atomic():
+            for escalation_id, step in due:
+                advanced += bool(
+                    _isolated(
+                        escalation_advance,
+                        on_failure=lambda error, pk=escalation_id: escalation_failure_record(
+                            escalation_id=pk, error=error, now=now
+                        ),
+                        escalation_id=escalation_id,
+                        from_step=step,
+                        now=now,
+                        duties=duties,
+                    )
+                )
+    heartbeat_record(name="sweep", now=now, found=opened + advanced)
+    coming = [at for *_, at in probed + steps if at > now]
+    return SweepResult(opened=opened, advanced=advanced, next_due_at=min(coming, default=None))
+
+
+def _open_missed(passed: list, now: datetime, duties: dict, *, batch_size: int) -> int:
+    """Open the ladders for the deadlines the probe found passed, each checked again first: a
+    visit's against the visit as it is now, a phone-in against the worker's day worked out
+    afresh (a stored deadline found out of date is stored again, and no ladder opens)."""
+    visit_ids = [pk for kind, pk, _ in passed if kind == "visit"]
+    worker_ids = [pk for kind, pk, _ in passed if kind == "interval"]
+    missed = selectors.missed_deadlines(now=now, limit=batch_size, visit_ids=visit_ids)
+    quiet = selectors.missed_intervals(now=now, limit=batch_size, worker_ids=worker_ids)
+    out_of_date = set(worker_ids) - {day.worker.pk for day in quiet}
+    if out_of_date:
+        logger.warning("Stored phone-in deadlines out of date for workers %s", out_of_date)
+        phone_in_days_refresh(worker_ids=out_of_date, days=[timezone.localdate(now)])
     # One commit per batch, each escalation in its own savepoint: a commit per escalation would
     # cost a disk flush each, and a savepoint keeps one failing row from blocking the others.
-    missed = selectors.missed_deadlines(now=now, limit=batch_size)
-    quiet = selectors.missed_intervals(now=now, limit=batch_size)
     prototypes = [_new_escalation(v, now, urgent=False) for v in missed]
     prototypes += [_new_interval_escalation(day, now) for day in quiet]
     try:
-        opened = _open_many(prototypes, now, duties)
+        return _open_many(prototypes, now, duties)
     except Exception:
         logger.exception("Opening escalations as a batch failed; opening them one by one")
-        with transaction.atomic():
-            for visit in missed:
-                opened += bool(
-                    _isolated(
-                        escalation_open,
-                        on_failure=lambda error, visit=visit: _opening_failed(visit, now),
-                        visit=visit,
-                        now=now,
-                        duties=duties,
-                    )
-                )
-            for day in quiet:
-                opened += bool(
-                    _isolated(
-                        _open_one,
-                        escalation=_new_interval_escalation(day, now),
-                        now=now,
-                        duties=duties,
-                    )
-                )
-    handovers_take(now=now)
+    opened = 0
     with transaction.atomic():
-        for escalation_id, step in selectors.due_escalation_ids(now=now, limit=batch_size):
-            advanced += bool(
+        for visit in missed:
+            opened += bool(
                 _isolated(
-                    escalation_advance,
-                    on_failure=lambda error, pk=escalation_id: escalation_failure_record(
-                        escalation_id=pk, error=error, now=now
-                    ),
-                    escalation_id=escalation_id,
-                    from_step=step,
+                    escalation_open,
+                    on_failure=lambda error, visit=visit: _opening_failed(visit, now),
+                    visit=visit,
                     now=now,
                     duties=duties,
                 )
             )
-    heartbeat_record(name="sweep", now=now, found=opened + advanced)
-    return SweepResult(opened=opened, advanced=advanced)
+        for day in quiet:
+            opened += bool(
+                _isolated(
+                    _open_one,
+                    escalation=_new_interval_escalation(day, now),
+                    now=now,
+                    duties=duties,
+                )
+            )
+    return opened
 
 
 def _isolated(step_function, *, on_failure=None, **kwargs):
@@ -190,6 +223,16 @@ def _alert_time(visit: Visit) -> datetime:
 
 
 def heartbeat_record(*, name: str, now: datetime, found: int = 0) -> None:
+    """One UPDATE on every run but the first (written out: the sweep runs every second)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(Heartbeat._meta.db_table)} "
+            f"SET {quote('last_run_at')} = %s, {quote('last_found')} = %s "
+            f"WHERE {quote('name')} = %s",
+            [connection.ops.adapt_datetimefield_value(now), found, name],
+        )
+        if cursor.rowcount:
+            return
     Heartbeat.objects.update_or_create(
         name=name, defaults={"last_run_at": now, "last_found": found}
     )
@@ -240,7 +283,7 @@ def _new_escalation(visit: Visit, now: datetime, *, urgent: bool) -> Escalation:
 def _new_interval_escalation(day: selectors.WorkerDay, now: datetime) -> Escalation:
     """A missed interval phone-in: the same ladder, about the worker rather than a visit."""
     policy = day.team.policy
-    scheduled = day.next_deadline + policy.grace_period
+    scheduled = day.next_deadline + day.grace
     escalation = Escalation(
         cause=Cause.MISSED_INTERVAL,
         visit=None,
@@ -586,6 +629,7 @@ def escalation_close(escalation: Escalation, now: datetime, closed_by: str, **fi
             return False
         escalation.refresh_from_db()
         Notification.objects.bulk_create(_stand_downs(escalation, now))
+        phone_in_days_hear(at=now, worker_id=escalation.worker_id)  # a closed ladder is word
         deliver_after_commit()
         return True
 
