@@ -102,7 +102,7 @@ def poll_every_five_seconds(client, traveller, *, times: int) -> list[bool]:
     for _ in range(times):
         traveller.shift(timedelta(seconds=5))
         with CaptureQueriesContext(connection) as queries:
-            assert client.get(reverse("home")).status_code == 200
+            assert client.get(reverse("tracking-now")).status_code == 200
         writes.append(any('UPDATE "django_session"' in q["sql"] for q in queries))
     return writes
 
@@ -133,14 +133,16 @@ def test_the_idle_timeout_holds_to_within_a_minute_for_a_polled_page(
         attempt_login(client, worker.username, password)
         poll_every_five_seconds(client, traveller, times=23)
         traveller.shift(quiet_for)
-        response = client.get(reverse("home"))
+        response = client.get(reverse("tracking-now"))
     assert (response.status_code == 200) is signed_in
 
 
 def test_logout_is_a_post_and_ends_the_session(client, worker, password):
     attempt_login(client, worker.username, password)
     client.post(reverse("logout"))
-    assert client.get(reverse("home")).status_code == 302
+    response = client.get(reverse("tracking-now"))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
 
 
 def test_password_change_needs_the_old_password(client, worker, password):
