@@ -190,5 +190,5 @@ def _organisation():
         booked_by=worker,
         now=now,
     ).visit
-    _, raw = homevisits_services.api_token_create(user=worker, name="bench")
+    _, raw = homevisits_services.api_token_create(user=worker, name="bench", now=timezone.now())
     return team, worker, manager, household, visit, {"Authorization": f"Bearer {raw}"}
