@@ -60,20 +60,8 @@ def update_then_insert(queryset, values: dict, obj) -> bool:
     return True
 
 
-def scalars(**querysets) -> dict:
-    """Several queries of one value each, asked in one statement: SELECT (q1), (q2), …"""
-    parts, params = [], []
-    for name, queryset in querysets.items():
-        sql, query_params = queryset.query.sql_with_params()
-        parts.append(f"({sql}) AS {quote(name)}")
-        params += query_params
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(parts)}", params)
-        return dict(zip(querysets, cursor.fetchone(), strict=True))
-
-
 def one_value(queryset, aggregate):
-    """`queryset.aggregate(aggregate)` as a query to send within another (see scalars)."""
+    """`queryset.aggregate(aggregate)` as a query to send within another, as a subquery."""
     return (
         queryset.order_by()
         .annotate(_all=Value(1))
