@@ -1,7 +1,10 @@
-"""A few statements the ORM does not write, for the hottest paths only (a check-in): an
-INSERT whose RETURNING also answers a question, and an INSERT that goes only if an UPDATE of the
-same app's tables matched, sent as one statement on PostgreSQL (a data-modifying WITH clause,
-which runs once and to completion). Each has a plain fallback on other databases."""
+"""Help for the hottest paths only (a check-in, the sweep every second, the board's poll).
+
+Statements the ORM does not write: an INSERT whose RETURNING also answers a question, and an
+INSERT that goes only if an UPDATE of the same app's tables matched, sent as one statement on
+PostgreSQL (a data-modifying WITH clause, which runs once and to completion), with a plain
+fallback elsewhere. And `Prepared`: a query the ORM builds once per process, then sent again with
+new values, where building it cost more than running it."""
 
 from datetime import UTC, date, datetime
 
