@@ -1,7 +1,10 @@
-"""A few statements the ORM does not write, for the hottest paths only (a check-in): an
-INSERT whose RETURNING also answers a question, and an INSERT that goes only if an UPDATE of the
-same app's tables matched, sent as one statement on PostgreSQL (a data-modifying WITH clause,
-which runs once and to completion). Each has a plain fallback on other databases."""
+"""Help for the hottest paths only (a check-in, the sweep every second, the board's poll).
+
+Statements the ORM does not write: an INSERT whose RETURNING also answers a question, and an
+INSERT that goes only if an UPDATE of the same app's tables matched, sent as one statement on
+PostgreSQL (a data-modifying WITH clause, which runs once and to completion), with a plain
+fallback elsewhere. And `Prepared`: a query the ORM builds once per process, then sent again with
+new values, where building it cost more than running it."""
 
 from datetime import UTC, date, datetime
 
@@ -60,20 +63,8 @@ def update_then_insert(queryset, values: dict, obj) -> bool:
     return True
 
 
-def scalars(**querysets) -> dict:
-    """Several queries of one value each, asked in one statement: SELECT (q1), (q2), …"""
-    parts, params = [], []
-    for name, queryset in querysets.items():
-        sql, query_params = queryset.query.sql_with_params()
-        parts.append(f"({sql}) AS {quote(name)}")
-        params += query_params
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(parts)}", params)
-        return dict(zip(querysets, cursor.fetchone(), strict=True))
-
-
 def one_value(queryset, aggregate):
-    """`queryset.aggregate(aggregate)` as a query to send within another (see scalars)."""
+    """`queryset.aggregate(aggregate)` as a query to send within another, as a subquery."""
     return (
         queryset.order_by()
         .annotate(_all=Value(1))

@@ -1,6 +1,8 @@
 """The words of every notification. Each names the worker and links to the secure page; none
 carries the household's address or anything about a child."""
 
+from functools import cache
+
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
@@ -85,14 +87,17 @@ def console_link(escalation: Escalation) -> str:
     return _link(reverse("escalation-detail", args=[escalation.pk]))
 
 
+@cache
+def _now_page_path() -> str:
+    return reverse("tracking-now")  # the same for every prompt of a burst
+
+
 def check_in_prompt(escalation: Escalation) -> str:
     if escalation.visit is None:
         missed = f"Your phone-in was due at {_due(escalation)}."
     else:
         missed = f"Your visit was due to end at {_due(escalation)}."
-    return (
-        f"homevisits: please check in. {missed} Tap to check in: {_link(reverse('tracking-now'))}"
-    )
+    return f"homevisits: please check in. {missed} Tap to check in: {_link(_now_page_path())}"
 
 
 def call_prompt(escalation: Escalation, step: int) -> str:

@@ -13,12 +13,14 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
 )
 
 from homevisits.dates import london_clock, london_day_bounds
+from homevisits.models import Team
 from homevisits.people import person_name
 from homevisits.phone import display_uk_phone
-from homevisits.sql import one_value, scalars
+from homevisits.sql import Prepared, one_value
 from visits.models import OPEN_STATUSES, AfterVisitPlan, Visit, VisitKind, VisitStatus
 from visits.selectors import with_monitoring
 
@@ -468,30 +470,54 @@ def _failed_channels(escalation) -> list[str]:
 
 def board_version(*, teams, day, now: datetime) -> str:
     """Changes whenever anything on the board could: the ETag for the board's 304s. One
-    statement, so that the poll that finds nothing new stays cheap."""
-    visits = _board_visits(teams, day)
-    ladders = Escalation.objects.filter(Q(visit__in=visits) | Q(cause="interval", team__in=teams))
-    start, _ = london_day_bounds(day)
-    seen = scalars(
-        visits=one_value(visits, Count("pk")),
-        changed=one_value(visits, Max("updated_at")),
-        check_in=one_value(CheckIn.objects.filter(visit__in=visits), Max("pk")),
-        between_visits=one_value(
-            CheckIn.objects.filter(visit__isnull=True, at__gte=start), Max("pk")
-        ),
-        chosen=one_value(DayOutInterval.objects.filter(day=day), Max("chosen_at")),
-        ladders=one_value(ladders, Count("pk")),
-        step=one_value(EscalationStep.objects.filter(escalation__in=ladders), Max("pk")),
-        attempt=one_value(ContactAttempt.objects.filter(escalation__in=ladders), Max("pk")),
-        closed=one_value(ladders, Max("closed_at")),
-        acknowledged=one_value(ladders, Max("acknowledged_at")),
-        # Raised in place (no new step): "I need help" or a silent alarm on a running ladder.
-        urgent=one_value(ladders.filter(urgent=True), Count("pk")),
-        duress=one_value(ladders.exclude(duress=""), Count("pk")),
-        failed=one_value(
-            Notification.objects.filter(escalation__in=ladders, status=DeliveryStatus.FAILED),
-            Count("pk"),
-        ),
+    statement, built once per process (the board polls every 5 seconds), so that the poll
+    that finds nothing new stays cheap."""
+    start, end = london_day_bounds(day)
+    seen = _BOARD_VERSION(
+        team_ids=tuple(sorted(team.pk for team in teams)),
+        day=day,
+        start=start,
+        end=end,
+        yesterday=start - timedelta(days=1),
     )
     minute = int(now.timestamp() // 60)  # "due within 15 minutes" moves with the clock
     return f"{seen}|{minute}"
+
+
+def _board_version(*, team_ids, day, start, end, yesterday):
+    visits = Visit.objects.filter(team__in=team_ids).filter(
+        Q(starts_at__gte=start, starts_at__lt=end)
+        | Q(starts_at__gte=yesterday, starts_at__lt=start, status__in=OPEN_STATUSES)
+        & Q(left_at__isnull=True)
+    )
+    ladders = Escalation.objects.filter(
+        Q(visit__in=visits) | Q(cause="interval", team__in=team_ids)
+    )
+    seen = {
+        "visits": one_value(visits, Count("pk")),
+        "changed": one_value(visits, Max("updated_at")),
+        "check_in": one_value(CheckIn.objects.filter(visit__in=visits), Max("pk")),
+        "between_visits": one_value(
+            CheckIn.objects.filter(visit__isnull=True, at__gte=start), Max("pk")
+        ),
+        "chosen": one_value(DayOutInterval.objects.filter(day=day), Max("chosen_at")),
+        "ladders": one_value(ladders, Count("pk")),
+        "step": one_value(EscalationStep.objects.filter(escalation__in=ladders), Max("pk")),
+        "attempt": one_value(ContactAttempt.objects.filter(escalation__in=ladders), Max("pk")),
+        "closed": one_value(ladders, Max("closed_at")),
+        "acknowledged": one_value(ladders, Max("acknowledged_at")),
+        # Raised in place (no new step): "I need help" or a silent alarm on a running ladder.
+        "urgent": one_value(ladders.filter(urgent=True), Count("pk")),
+        "duress": one_value(ladders.exclude(duress=""), Count("pk")),
+        "failed": one_value(
+            Notification.objects.filter(escalation__in=ladders, status=DeliveryStatus.FAILED),
+            Count("pk"),
+        ),
+    }
+    # One row (the first team's) to carry every value as a subquery.
+    one_row = Team.objects.filter(pk=team_ids[0]).order_by()
+    named = {f"seen_{name}": Subquery(value) for name, value in seen.items()}
+    return one_row.annotate(**named).values_list(*named)
+
+
+_BOARD_VERSION = Prepared(_board_version)

@@ -96,7 +96,9 @@ def missed_deadlines(*, now: datetime, limit: int, visit_ids=None) -> list[Visit
             return []
         visits = visits.filter(pk__in=visit_ids)
     return list(
-        visits.select_related("team__policy", "lead_worker__staff_profile", "household")
+        # A burst holds hundreds of visits of a few teams: the teams are prefetched, so that
+        # each is one object with its policy and office hours, not one per visit.
+        visits.select_related("lead_worker__staff_profile")
         .prefetch_related("team__policy__office_hours")
         .order_by("alert_after")[:limit]
     )

@@ -93,7 +93,10 @@ def channel_for(recipient, kind: str, channel: str) -> str:
         return channel
     if channel not in (NotificationChannel.SMS, NotificationChannel.PUSH):
         return channel
-    reachable = selectors.push_reachable(user=recipient)
+    # Asked once per person object: a burst of ladders alerts the same people on duty many times.
+    reachable = getattr(recipient, "_push_reachable", None)
+    if reachable is None:
+        reachable = recipient._push_reachable = selectors.push_reachable(user=recipient)
     return NotificationChannel.PUSH if reachable else NotificationChannel.SMS
 
 
