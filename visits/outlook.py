@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from homevisits.models import TeamPolicy
+from homevisits.outbox_lease import lease_held, lease_take
 from homevisits.selectors import has_capability, teams_where
 
 from . import graph
@@ -272,25 +273,11 @@ def outlook_events_deliver_due(*, now: datetime, limit: int = 100) -> int:
 
 
 def _lease(row_id: int, now: datetime) -> OutlookEventSync | None:
-    until = now + timedelta(seconds=settings.OUTLOOK_SYNC_LEASE_SECONDS)
-    claimed = (
-        OutlookEventSync.objects.filter(pk=row_id)
-        .filter(
-            Q(status=SyncStatus.PENDING, next_attempt_at__lte=now)
-            | Q(status=SyncStatus.SENDING, sending_until__lt=now)
-        )
-        .update(status=SyncStatus.SENDING, sending_until=until, next_attempt_at=until)
-    )
-    if not claimed:
+    lease = timedelta(seconds=settings.OUTLOOK_SYNC_LEASE_SECONDS)
+    # next_attempt_at moves with the lease, so a row left sending is due again when it ends.
+    if not lease_take(OutlookEventSync, row_id, now=now, lease=lease, next_attempt_at=now + lease):
         return None
     return OutlookEventSync.objects.get(pk=row_id)
-
-
-def _held(row: OutlookEventSync):
-    """The row, only while this sender's lease holds it."""
-    return OutlookEventSync.objects.filter(
-        pk=row.pk, status=SyncStatus.SENDING, sending_until=row.sending_until
-    )
 
 
 def _visit_for_event(visit_id: int) -> Visit:
@@ -353,7 +340,7 @@ class LeaseLost(Exception):
 
 
 def _create(row: OutlookEventSync, body: dict, transaction_id: str) -> str:
-    if not _held(row).update(create_sent=True, transaction_id=transaction_id):
+    if not lease_held(row).update(create_sent=True, transaction_id=transaction_id):
         raise LeaseLost()
     event_id = graph.event_create(mailbox=row.mailbox, body=body, transaction_id=transaction_id)
     # Kept even if this sender's lease is lost by now: the event exists, and a sender that took
@@ -380,13 +367,13 @@ def _record_success(
     }
     with transaction.atomic():
         if (
-            _held(row)
+            lease_held(row)
             .filter(version=row.version)
             .update(status=SyncStatus.SYNCED, next_attempt_at=None, **outcome)
         ):
             return True, False
         # Changed while it was sent: what went is already out of date, so it goes again now.
-        again = _held(row).update(status=SyncStatus.PENDING, next_attempt_at=now, **outcome)
+        again = lease_held(row).update(status=SyncStatus.PENDING, next_attempt_at=now, **outcome)
     return False, bool(again)
 
 
@@ -399,7 +386,7 @@ def _record_failure(row, now, error: graph.GraphError, *, event_id: str, transac
         if wait is None:
             wait = settings.OUTLOOK_SYNC_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
         changes = {"status": SyncStatus.PENDING, "next_attempt_at": now + timedelta(seconds=wait)}
-    _held(row).update(
+    lease_held(row).update(
         sending_until=None,
         attempts=attempts,
         last_error=str(error)[:300],

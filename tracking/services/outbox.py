@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
+
+from homevisits.outbox_lease import lease_held, lease_take
 
 from .. import delivery, selectors
 from ..models import (
@@ -140,31 +142,13 @@ def notifications_deliver_due(*, now: datetime, limit: int = 100) -> int:
 
 def _lease(notification_id: int, now: datetime) -> Notification | None:
     lease = timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
-    claimed = (
-        Notification.objects.filter(pk=notification_id)
-        .filter(
-            Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-            | Q(status=DeliveryStatus.SENDING, sending_until__lt=now)
-        )
-        .update(
-            status=DeliveryStatus.SENDING, sending_until=now + lease, attempts=F("attempts") + 1
-        )
-    )
-    if not claimed:
+    if not lease_take(
+        Notification, notification_id, now=now, lease=lease, attempts=F("attempts") + 1
+    ):
         return None
     return Notification.objects.select_related(
         "escalation__visit", "visit", "recipient__staff_profile"
     ).get(pk=notification_id)
-
-
-def _held(notification: Notification):
-    """The row, only while this sender's lease holds it: a sender whose lease expired and was
-    taken by another records nothing."""
-    return Notification.objects.filter(
-        pk=notification.pk,
-        status=DeliveryStatus.SENDING,
-        sending_until=notification.sending_until,
-    )
 
 
 def _attempt_delivery(
@@ -182,7 +166,7 @@ def _attempt_delivery(
     except delivery.DeliveryFailed as error:
         last = notification.attempts >= _max_attempts(notification)
         return False, _record_failure(notification, now, str(error), final=last)
-    _held(notification).update(
+    lease_held(notification).update(
         status=DeliveryStatus.SENT, sent_at=now, sending_until=None, last_error=""
     )
     return True, None
@@ -208,7 +192,9 @@ def _record_failure(
             "next_attempt_at": now + timedelta(seconds=backoff),
         }
     with transaction.atomic():
-        recorded = _held(notification).update(sending_until=None, last_error=error[:300], **changes)
+        recorded = lease_held(notification).update(
+            sending_until=None, last_error=error[:300], **changes
+        )
         if recorded and final and notification.channel == NotificationChannel.PUSH:
             return _sms_instead_of(notification, now)
     return None
